@@ -1,0 +1,135 @@
+/**
+ * The single list of everything the renderer may ask of the app, and everything the app tells the renderer.
+ *
+ * - `invoke` entries: a zod schema for the input (validated in main, never trusted from the renderer), the
+ *   result type, and an example input (used by docs and the fuzz tests).
+ * - `event` entries: pushed from main to the renderer; their names start with `on`.
+ *
+ * The preload builds one named method per entry from this file, main registers every handler through one
+ * adapter, and serve mode exposes the same entries over HTTP. Nothing else defines a channel.
+ */
+import { z } from 'zod'
+import type { HostStatus, JobProgress, LogEntry, Settings, SystemInfo } from './types.ts'
+import { EXECUTION_PROVIDERS } from './types.ts'
+
+export interface InvokeEntry<I extends z.ZodType, R> {
+  kind: 'invoke'
+  input: I
+  example: z.input<I>
+  summary: string
+  /** Phantom: carries the result type; never read at run time. */
+  result?: R
+}
+
+export interface EventEntry<P> {
+  kind: 'event'
+  summary: string
+  /** Phantom: carries the payload type; never read at run time. */
+  payload?: P
+}
+
+/** Curried so the result type is named while the schema type is inferred. */
+function invoke<R>() {
+  return <I extends z.ZodType>(def: {
+    input: I
+    example: z.input<I>
+    summary: string
+  }): InvokeEntry<I, R> => ({
+    kind: 'invoke',
+    ...def,
+  })
+}
+
+function event<P>(summary: string): EventEntry<P> {
+  return { kind: 'event', summary }
+}
+
+// Paths come from the renderer and end up in fs calls in main: absolute, bounded, no NUL bytes.
+const absolutePath = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(4096, 'must be at most 4096 characters')
+  .refine((p) => !p.includes('\0'), 'must not contain NUL characters')
+  .refine(
+    (p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'),
+    'must be an absolute path',
+  )
+
+export const SettingsSchema = z.strictObject({
+  theme: z.enum(['dark', 'light']),
+  galleryDir: absolutePath,
+  modelsDir: absolutePath,
+  executionProvider: z.enum(['auto', ...EXECUTION_PROVIDERS]),
+})
+
+export const SettingsPatchSchema = SettingsSchema.partial()
+
+export const contract = {
+  'system.info': invoke<SystemInfo>()({
+    summary: 'App, Node and onnxruntime versions, and the execution providers that really work here.',
+    input: z.strictObject({
+      /** Probe the execution providers again instead of answering from the cached probe. */
+      refresh: z.boolean().optional(),
+    }),
+    example: { refresh: false },
+  }),
+  'host.status': invoke<HostStatus>()({
+    summary: 'State of the inference host process.',
+    input: z.strictObject({}),
+    example: {},
+  }),
+  'host.restart': invoke<HostStatus>()({
+    summary: 'Restart the inference host (after it failed, or to pick up new settings).',
+    input: z.strictObject({}),
+    example: {},
+  }),
+  'settings.get': invoke<Settings>()({
+    summary: 'Current settings.',
+    input: z.strictObject({}),
+    example: {},
+  }),
+  'settings.update': invoke<Settings>()({
+    summary: 'Change some settings; answers with all of them.',
+    input: SettingsPatchSchema,
+    example: { theme: 'light' },
+  }),
+  'host.onState': event<HostStatus>('The inference host started, crashed, restarted or gave up.'),
+  'app.onLog': event<LogEntry>('A log line from main or the inference host.'),
+  'jobs.onProgress': event<JobProgress>('Progress of a running generation job.'),
+} as const
+
+export type Contract = typeof contract
+export type MethodName = keyof Contract
+
+export type InvokeName = {
+  [K in MethodName]: Contract[K] extends InvokeEntry<z.ZodType, unknown> ? K : never
+}[MethodName]
+
+export type EventName = {
+  [K in MethodName]: Contract[K] extends EventEntry<unknown> ? K : never
+}[MethodName]
+
+/** What a caller passes (before schema defaults and transforms). */
+export type InputOf<K extends InvokeName> =
+  Contract[K] extends InvokeEntry<infer I, unknown> ? z.input<I> : never
+/** What a handler receives (after validation). */
+export type ParsedInputOf<K extends InvokeName> =
+  Contract[K] extends InvokeEntry<infer I, unknown> ? z.output<I> : never
+export type ResultOf<K extends InvokeName> = Contract[K] extends InvokeEntry<z.ZodType, infer R> ? R : never
+export type PayloadOf<K extends EventName> = Contract[K] extends EventEntry<infer P> ? P : never
+
+export const invokeNames = Object.keys(contract).filter(
+  (k) => contract[k as MethodName].kind === 'invoke',
+) as InvokeName[]
+export const eventNames = Object.keys(contract).filter(
+  (k) => contract[k as MethodName].kind === 'event',
+) as EventName[]
+
+export function isInvokeName(name: string): name is InvokeName {
+  return Object.hasOwn(contract, name) && contract[name as MethodName].kind === 'invoke'
+}
+
+/** The IPC channel an entry travels on in Electron. */
+export function channelOf(name: MethodName): string {
+  return `ddstudio:${name}`
+}

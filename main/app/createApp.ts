@@ -1,0 +1,98 @@
+/**
+ * The composition root shared by the Electron shell and serve mode: one host supervisor, the services, the
+ * handlers for every contract method and the event bus. Electron-free, so tests build the same app.
+ */
+import path from 'node:path'
+import type { Settings, SystemInfo } from '../../common/types.ts'
+import type { HostLauncher } from '../host/protocol.ts'
+import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
+import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
+import { EventBus } from '../ipc/eventBus.ts'
+import { SettingsService } from '../services/settingsService.ts'
+import { APP_NAME, APP_VERSION } from './appMeta.ts'
+
+export interface AppOptions {
+  shell: 'electron' | 'serve' | 'cli'
+  launcher: HostLauncher
+  /** Where settings live (Electron: userData; serve mode: --data-dir). */
+  dataDir: string
+  /** Defaults for folders, which differ between the desktop app and serve mode. */
+  defaults?: Partial<Settings>
+  supervisor?: Partial<SupervisorOptions>
+}
+
+export interface App {
+  dispatch: Dispatch
+  events: EventBus
+  host: HostSupervisor
+  settings: SettingsService
+  close(): Promise<void>
+}
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const events = new EventBus()
+  const log = (level: 'debug' | 'info' | 'warn' | 'error', source: 'main' | 'host', message: string) =>
+    events.emit('app.onLog', { level, source, message, at: new Date().toISOString() })
+
+  const defaults: Settings = {
+    theme: 'dark',
+    galleryDir: path.join(options.dataDir, 'gallery'),
+    modelsDir: path.join(options.dataDir, 'models'),
+    executionProvider: 'auto',
+    ...options.defaults,
+  }
+  const settings = await SettingsService.open(path.join(options.dataDir, 'settings.json'), defaults, (m) =>
+    log('warn', 'main', m),
+  )
+
+  const host = new HostSupervisor(
+    options.launcher,
+    {
+      onState: (status) => events.emit('host.onState', status),
+      onLog: (level, message) => log(level, 'host', message),
+    },
+    options.supervisor,
+  )
+
+  const handlers: Handlers = {
+    'system.info': async ({ refresh }): Promise<SystemInfo> => {
+      const probe = await host.request('systemInfo', {
+        refresh: refresh ?? false,
+        preference: settings.get().executionProvider,
+      })
+      return {
+        appName: APP_NAME,
+        appVersion: APP_VERSION,
+        shell: options.shell,
+        electronVersion: process.versions.electron ?? null,
+        chromeVersion: process.versions.chrome ?? null,
+        platform: process.platform,
+        arch: process.arch,
+        ...probe,
+      }
+    },
+    'host.status': () => host.status(),
+    'host.restart': () => host.restart(),
+    'settings.get': () => settings.get(),
+    'settings.update': (patch) => settings.update(patch),
+  }
+
+  const dispatch = createDispatcher(handlers, (name, err) =>
+    log(
+      'error',
+      'main',
+      `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    ),
+  )
+
+  // Start the host now, but let the UI come up while it loads; failures are reported through host.onState.
+  host.start().catch(() => undefined)
+
+  return {
+    dispatch,
+    events,
+    host,
+    settings,
+    close: () => host.stop(),
+  }
+}
