@@ -36,7 +36,11 @@ export function collectNotices(root: string): Notice[] {
     const dir = path.join(root, 'node_modules', name)
     const pkgFile = path.join(dir, 'package.json')
     if (!fs.existsSync(pkgFile)) continue
-    const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { version?: string; license?: string }
+    const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as {
+      version?: string
+      license?: string
+      main?: string
+    }
     const licenseFile = fs.readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(f))
     notices.push({
       name,
@@ -44,8 +48,36 @@ export function collectNotices(root: string): Notice[] {
       license: pkg.license ?? 'see text',
       text: licenseFile
         ? fs.readFileSync(path.join(dir, licenseFile), 'utf8').trim()
-        : '(no licence file in the package)',
+        : reconstructedLicense(dir, pkg.license, pkg.main),
     })
   }
   return notices
+}
+
+/**
+ * Some packages (onnxruntime's npm packages among them) ship no licence file. For MIT, the licence text is
+ * standard; the copyright line comes from the header of the package's own entry file.
+ */
+function reconstructedLicense(dir: string, license: string | undefined, main: string | undefined): string {
+  const entry = path.join(dir, main ?? 'index.js')
+  const header = fs.existsSync(entry) ? fs.readFileSync(entry, 'utf8').slice(0, 2000) : ''
+  const copyright = /Copyright \(c\)[^\n*]*/i.exec(header)?.[0]?.trim()
+  if (license !== 'MIT' || !copyright)
+    return `Licensed under ${license ?? 'an unstated licence'}; the package ships no licence text.`
+  return `MIT License
+
+${copyright}
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
+documentation files (the "Software"), to deal in the Software without restriction, including without limitation
+the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to
+permit persons to whom the Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or substantial portions of
+the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE
+WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
+COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.`
 }

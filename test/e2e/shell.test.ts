@@ -1,0 +1,114 @@
+/** The served UI in real Chromium: the shell, the execution provider, About, themes, and a host crash. */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { REPO_ROOT } from '../support/testApp.ts'
+
+let served: ServedApp
+let browser: Browser
+let page: Page
+const consoleProblems: string[] = []
+
+beforeAll(async () => {
+  served = await startServedApp()
+  browser = await launchChromium()
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`)
+  })
+  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
+  await page.goto(served.url)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await served?.stop()
+})
+
+/** The page's own call path, through its cookie, for what the test needs to know (the host's pid). */
+async function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
+  return page.evaluate<{ ok: boolean; value: Record<string, unknown> }, readonly [string, object]>(
+    async ([n, i]) => {
+      const response = await fetch(`/api/call/${n}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(i),
+      })
+      return response.json()
+    },
+    [name, input] as const,
+  )
+}
+
+describe('the served app shell in Chromium', () => {
+  it('shows the three areas and the execution provider that really loaded', async () => {
+    await expect(page.title()).resolves.toBe('DD Studio')
+    expect(new URL(page.url()).search).toBe('') // the token left the address bar
+    for (const name of ['Generate', 'Result', 'Gallery', 'Status bar']) {
+      await page.getByRole('region', { name }).waitFor()
+    }
+    await page.getByText('Inference host ready').waitFor()
+    const provider = page.getByTestId('execution-provider')
+    await provider.getByText('cpu', { exact: true }).waitFor({ timeout: 30_000 })
+    expect(await provider.textContent()).toBe('Execution provider: cpu')
+    fs.mkdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true })
+    await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'screenshot.png') })
+  })
+
+  it('gives every control an accessible name', async () => {
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, input, select, textarea, a[href], [role="button"]')]
+        .filter((el) => {
+          const label = el.getAttribute('aria-label') ?? el.getAttribute('title') ?? el.textContent ?? ''
+          const byId = el.id ? document.querySelector(`label[for="${el.id}"]`) : null
+          return label.trim() === '' && !byId && !el.getAttribute('aria-labelledby')
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    )
+    expect(unnamed).toEqual([])
+  })
+
+  it('opens About with the privacy statement and third-party notices', async () => {
+    await page.getByRole('button', { name: 'About' }).click()
+    const dialog = page.getByRole('dialog', { name: /DD Studio/ })
+    await dialog.waitFor()
+    await dialog.getByText(/No telemetry/).waitFor()
+    await dialog.getByText(/^onnxruntime-node 1\.30\.0/).waitFor()
+    await dialog.getByText(/^react 19/).waitFor()
+    await dialog.getByRole('button', { name: 'Close' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+  })
+
+  it('switches to the light theme and keeps it after a reload', async () => {
+    expect(await page.evaluate(() => document.documentElement.className)).toContain('dark')
+    await page.getByRole('button', { name: 'Switch to light theme' }).click()
+    await page.waitForFunction(() => document.documentElement.classList.contains('light'))
+    await page.reload()
+    await page.getByRole('button', { name: 'Switch to dark theme' }).waitFor()
+    expect(await page.evaluate(() => document.documentElement.classList.contains('dark'))).toBe(false)
+    await page.getByRole('button', { name: 'Switch to dark theme' }).click()
+    await page.waitForFunction(() => document.documentElement.classList.contains('dark'))
+  })
+
+  it('tells the user when the inference host crashes, and recovers by itself', async () => {
+    const before = await call('host.status', {})
+    const pid = before.value.pid as number
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid, 'SIGKILL')
+    await page
+      .getByRole('alert')
+      .getByText(/signal SIGKILL.*restarting/)
+      .waitFor({ timeout: 10_000 })
+    await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
+    await page.getByRole('alert').waitFor({ state: 'detached' })
+    const after = await call('host.status', {})
+    expect(after.value.pid).not.toBe(pid)
+    expect(after.value.restarts).toBe(1)
+  })
+
+  it('logged no console errors or CSP violations', () => {
+    expect(consoleProblems).toEqual([])
+  })
+})
