@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { createApp } from '../app/createApp.ts'
 import { defaultDataDir } from '../app/dataDir.ts'
-import { childProcessLauncher } from '../host/childProcessLauncher.ts'
+import { childProcessLauncher, StderrTail } from '../host/childProcessLauncher.ts'
 import { GENERATE_USAGE, parseGenerateArgs } from './generateArgs.ts'
 
 async function main(): Promise<number> {
@@ -22,17 +22,17 @@ async function main(): Promise<number> {
     return 0
   }
 
+  const hostStderr = new StderrTail()
   const app = await createApp({
     shell: 'cli',
     dataDir: args.dataDir ?? defaultDataDir(),
-    launcher: childProcessLauncher(path.join(import.meta.dirname, 'host.js'), (line) =>
-      console.error(`[host] ${line}`),
-    ),
+    launcher: childProcessLauncher(path.join(import.meta.dirname, 'host.js'), hostStderr.push),
   })
   try {
     const info = await app.dispatch('system.info', {}, { transport: 'cli' })
     if (!info.ok) {
       console.error(`dd-studio generate: the inference host is not usable: ${info.error.message}`)
+      if (hostStderr.text()) console.error(`[host] last output:\n${hostStderr.text()}`)
       return 1
     }
     const system = info.value as { activeProvider: string | null; ortVersion: string }

@@ -34,3 +34,22 @@ export function childProcessLauncher(hostScript: string, onStderr?: (line: strin
     return channel
   }
 }
+
+/**
+ * The last lines the host wrote to stderr. Native libraries print warnings there while providers are probed
+ * (e.g. Dawn looking for Vulkan); they only matter when the host dies, so they are kept, not echoed.
+ */
+export class StderrTail {
+  private readonly lines: string[] = []
+
+  constructor(private readonly limit = 40) {}
+
+  push = (line: string): void => {
+    this.lines.push(line)
+    if (this.lines.length > this.limit) this.lines.shift()
+  }
+
+  text(): string {
+    return this.lines.join('\n')
+  }
+}

@@ -1,8 +1,9 @@
 /** `npm run serve`: the app without Electron, for a browser on this machine (or, deliberately, on the network). */
 import path from 'node:path'
+import type { HostStatus, LogEntry } from '../../common/types.ts'
 import { createApp } from '../app/createApp.ts'
 import { defaultDataDir } from '../app/dataDir.ts'
-import { childProcessLauncher } from '../host/childProcessLauncher.ts'
+import { childProcessLauncher, StderrTail } from '../host/childProcessLauncher.ts'
 import { newToken } from '../security/token.ts'
 import { createServeServer } from './httpServer.ts'
 import { isLoopbackAddress, parseServeArgs, SERVE_USAGE } from './serveArgs.ts'
@@ -21,16 +22,21 @@ async function main(): Promise<void> {
   }
 
   const here = import.meta.dirname
+  const hostStderr = new StderrTail()
   const app = await createApp({
     shell: 'serve',
     dataDir: args.dataDir ?? defaultDataDir(),
-    launcher: childProcessLauncher(path.join(here, 'host.js'), (line) => console.error(`[host] ${line}`)),
+    launcher: childProcessLauncher(path.join(here, 'host.js'), hostStderr.push),
   })
   app.events.subscribe((name, payload) => {
     if (name === 'app.onLog') {
-      const entry = payload as { level: string; source: string; message: string }
+      const entry = payload as LogEntry
       if (entry.level === 'warn' || entry.level === 'error')
         console.error(`[${entry.source}] ${entry.message}`)
+    }
+    if (name === 'host.onState' && (payload as HostStatus).state === 'failed' && hostStderr.text()) {
+      console.error(`[host] last output before it failed:
+${hostStderr.text()}`)
     }
   })
 
