@@ -1,0 +1,80 @@
+/**
+ * Reads one pack folder: the manifest against the schema, then every file against its sha256. The result is
+ * either a usable pack or a list of problems that name the file or field, so one broken pack never hides others.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { z } from 'zod'
+import { PACK_FORMAT_VERSION, type PackManifest, PackManifestSchema } from './manifest.ts'
+
+export type LoadedPack =
+  | { ok: true; dir: string; manifest: PackManifest }
+  | { ok: false; dir: string; problems: string[] }
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+function describe(error: z.ZodError): string[] {
+  return error.issues
+    .slice(0, 10)
+    .map((issue) => `manifest.json: ${['', ...issue.path].join('.') || '.'}: ${issue.message}`)
+}
+
+export async function loadPack(dir: string): Promise<LoadedPack> {
+  const manifestFile = path.join(dir, 'manifest.json')
+  let raw: unknown
+  try {
+    raw = JSON.parse(await fs.readFile(manifestFile, 'utf8'))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const problem =
+      code === 'ENOENT'
+        ? 'manifest.json is missing'
+        : `manifest.json is not valid JSON (${(err as Error).message})`
+    return { ok: false, dir, problems: [problem] }
+  }
+  const version = (raw as { formatVersion?: unknown } | null)?.formatVersion
+  if (typeof version === 'number' && version > PACK_FORMAT_VERSION) {
+    return {
+      ok: false,
+      dir,
+      problems: [
+        `manifest.json: format version ${version} is newer than this app supports (${PACK_FORMAT_VERSION})`,
+      ],
+    }
+  }
+  const parsed = PackManifestSchema.safeParse(raw)
+  if (!parsed.success) return { ok: false, dir, problems: describe(parsed.error) }
+  const manifest = parsed.data
+
+  const problems: string[] = []
+  const referenced = [
+    manifest.graphs.generator.file,
+    manifest.graphs.decoder.file,
+    manifest.graphs.teacherStep.file,
+    manifest.codebook.file,
+  ]
+  for (const name of referenced) {
+    if (!manifest.files[name]) problems.push(`manifest.json: ${name} is used but has no entry in files`)
+  }
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    const file = path.join(dir, name)
+    try {
+      const stat = await fs.stat(file)
+      if (stat.size !== entry.bytes) {
+        problems.push(`${name}: ${stat.size} bytes, the manifest says ${entry.bytes}`)
+        continue
+      }
+      if ((await sha256File(file)) !== entry.sha256)
+        problems.push(`${name}: sha256 does not match the manifest`)
+    } catch {
+      problems.push(`${name}: missing`)
+    }
+  }
+  return problems.length ? { ok: false, dir, problems } : { ok: true, dir, manifest }
+}

@@ -1,0 +1,1 @@
+"""DD Studio model pipeline: datasets, training, evaluation and export of model packs."""

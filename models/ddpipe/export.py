@@ -1,0 +1,360 @@
+"""Stage 7: export a versioned model pack — ONNX graphs (opset 17, dynamic batch), the codebook, a manifest
+with the sha256 of every file, and parity fixtures (fixed inputs with PyTorch's outputs) that the app's tests
+replay through onnxruntime-node.
+
+Graphs return what the app needs, never full logits over every position:
+  generator.onnx     noise, prefix_ids, t, split_t, class -> latents (assembled), ids
+  decoder.onnx       latents -> RGB uint8 NHWC (scaling, rounding and clamping inside the graph)
+  teacher_step.onnx  ids, class, pos, past_k, past_v -> logits of the next token, present_k, present_v
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .common import PipelineError, atomic_path, save_json
+from .config import PipelineConfig
+from .noise import NOISE_SPEC, gaussian_noise_batch
+from .student import Student, assemble
+from .teacher import Teacher
+from .vq import VQTokenizer
+
+FORMAT_VERSION = 1
+OPSET = 17
+
+
+class GeneratorGraph(nn.Module):
+    def __init__(self, student: Student, book: torch.Tensor):
+        super().__init__()
+        self.student = student
+        self.register_buffer("book", book.float())
+
+    def forward(self, noise, prefix_ids, t, split_t, classes):
+        b, n, _ = noise.shape
+        tt = t.reshape(1).expand(b)
+        clean = (torch.arange(n)[None, :] < tt[:, None])[..., None]
+        x = torch.where(clean, self.book[prefix_ids], noise)
+        logits, latents = self.student(x, tt, classes)
+        ids, out = _assemble_dynamic(logits, latents, prefix_ids, tt, split_t, self.book)
+        return out, ids
+
+
+def _assemble_dynamic(logits, latents, prefix_ids, t, split_t, book):
+    n = logits.shape[1]
+    j = torch.arange(n)[None, :]
+    prefix = j < t[:, None]
+    ids = torch.where(prefix, prefix_ids, logits.argmax(-1))
+    discrete = (j < split_t.reshape(1, 1)) | prefix
+    return ids, torch.where(discrete[..., None], book[ids], latents)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, vq: VQTokenizer):
+        super().__init__()
+        self.vq = vq
+
+    def forward(self, latents):
+        images = self.vq.decode_latents(latents)  # (B, 3, H, W) in about [-1, 1]
+        rgb = torch.clamp(torch.round((images + 1.0) * 127.5), 0.0, 255.0)
+        return rgb.permute(0, 2, 3, 1).to(torch.uint8)
+
+
+class TeacherStepGraph(nn.Module):
+    """One KV-cached teacher step with the position as a tensor, so one graph serves every step."""
+
+    def __init__(self, teacher: Teacher):
+        super().__init__()
+        self.teacher = teacher
+
+    def forward(self, ids, classes, pos, past_k, past_v):
+        t = self.teacher
+        emb = torch.where(pos.reshape(1, 1) == 0, t.cls_embedding(classes), t.tok_embeddings(ids))
+        past = [(past_k[i], past_v[i]) for i in range(past_k.shape[0])]
+        h, present = t.backbone.forward_cached(emb[:, None], pos.reshape(1), past)
+        logits = t.output(h[:, -1])
+        return logits, torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
+
+
+def _onnx_export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter: stable graphs on torch 1.13 and 2.x alike
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            module,
+            args,
+            str(tmp),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            **kwargs,
+        )
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tensor_json(t: torch.Tensor) -> dict:
+    arr = t.detach().cpu().numpy()
+    dtype = {np.float32: "float32", np.int64: "int64", np.uint8: "uint8"}[arr.dtype.type]
+    return {"dtype": dtype, "dims": list(arr.shape), "data": arr.flatten().tolist()}
+
+
+def git_revision(repo: Path) -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@torch.no_grad()
+def export_pack(
+    cfg: PipelineConfig,
+    vq: VQTokenizer,
+    teacher: Teacher,
+    student: Student,
+    class_names: list[str],
+    dataset_meta: dict,
+    metrics: dict,
+    out_dir: Path,
+    repo: Path,
+) -> Path:
+    """Writes the pack into a temporary folder and renames it over out_dir only when complete."""
+    book = vq.normalized_codebook().detach()
+    n_tokens = teacher.seq_len
+    grid = teacher.backbone.cfg.grid
+    d = book.shape[1]
+    bcfg = teacher.backbone.cfg
+    tmp_dir = out_dir.parent / f".{out_dir.name}.partial"
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)
+    tmp_dir.mkdir(parents=True)
+
+    # Fixed inputs: the parity fixtures and the export's example arguments.
+    b = 2
+    noise = torch.from_numpy(gaussian_noise_batch(7, b, (n_tokens, d)))
+    classes = torch.tensor([0, len(class_names) - 1], dtype=torch.long)
+    prefix = torch.randint(0, book.shape[0], (b, n_tokens), generator=torch.Generator().manual_seed(3))
+    t = torch.tensor(cfg.student.t2, dtype=torch.long)
+    split_t = torch.tensor(cfg.student.split_t, dtype=torch.long)
+
+    generator = GeneratorGraph(student.eval(), book).eval()
+    _onnx_export(
+        generator,
+        (noise, prefix, t, split_t, classes),
+        tmp_dir / "generator.onnx",
+        ["noise", "prefix_ids", "t", "split_t", "class_ids"],
+        ["latents", "ids"],
+        {"noise": {0: "batch"}, "prefix_ids": {0: "batch"}, "class_ids": {0: "batch"}, "latents": {0: "batch"}, "ids": {0: "batch"}},
+    )
+    latents, ids = generator(noise, prefix, t, split_t, classes)
+
+    decoder = DecoderGraph(vq.eval()).eval()
+    _onnx_export(decoder, (latents,), tmp_dir / "decoder.onnx", ["latents"], ["rgb"], {"latents": {0: "batch"}, "rgb": {0: "batch"}})
+    rgb = decoder(latents)
+
+    step = TeacherStepGraph(teacher.eval()).eval()
+    past_len = 3
+    heads, head_dim = bcfg.heads, bcfg.head_dim
+    past_k = torch.randn(bcfg.layers, b, heads, past_len, head_dim, generator=torch.Generator().manual_seed(4)) * 0.5
+    past_v = torch.randn(bcfg.layers, b, heads, past_len, head_dim, generator=torch.Generator().manual_seed(5)) * 0.5
+    step_ids = torch.tensor([5, 9], dtype=torch.long)
+    pos = torch.tensor(past_len, dtype=torch.long)
+    kv_axes = {0: "layers", 1: "batch", 3: "past"}
+    _onnx_export(
+        step,
+        (step_ids, classes, pos, past_k, past_v),
+        tmp_dir / "teacher_step.onnx",
+        ["ids", "class_ids", "pos", "past_k", "past_v"],
+        ["logits", "present_k", "present_v"],
+        {
+            "ids": {0: "batch"},
+            "class_ids": {0: "batch"},
+            "past_k": kv_axes,
+            "past_v": kv_axes,
+            "logits": {0: "batch"},
+            "present_k": {0: "layers", 1: "batch", 3: "present"},
+            "present_v": {0: "layers", 1: "batch", 3: "present"},
+        },
+    )
+    step_logits, present_k, present_v = step(step_ids, classes, pos, past_k, past_v)
+
+    with atomic_path(tmp_dir / "codebook.bin") as tmp:
+        tmp.write_bytes(book.float().numpy().astype("<f4").tobytes())
+
+    parity = {
+        "tolerance": 1e-4,
+        "generator": {
+            "inputs": {"noise": _tensor_json(noise), "prefix_ids": _tensor_json(prefix), "t": _tensor_json(t), "split_t": _tensor_json(split_t), "class_ids": _tensor_json(classes)},
+            "outputs": {"latents": _tensor_json(latents), "ids": _tensor_json(ids)},
+        },
+        "decoder": {"inputs": {"latents": _tensor_json(latents)}, "outputs": {"rgb": _tensor_json(rgb)}},
+        "teacher_step": {
+            "inputs": {"ids": _tensor_json(step_ids), "class_ids": _tensor_json(classes), "pos": _tensor_json(pos), "past_k": _tensor_json(past_k), "past_v": _tensor_json(past_v)},
+            "outputs": {"logits": _tensor_json(step_logits), "present_k": _tensor_json(present_k), "present_v": _tensor_json(present_v)},
+        },
+    }
+    with atomic_path(tmp_dir / "parity.json") as tmp:
+        tmp.write_text(json.dumps(parity, separators=(",", ":")))
+
+    manifest = build_manifest(cfg, teacher, book, class_names, dataset_meta, metrics, tmp_dir, repo)
+    validate_manifest(manifest, tmp_dir / "manifest.json")
+    save_json(tmp_dir / "manifest.json", manifest)
+
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp_dir.rename(out_dir)
+    return out_dir
+
+
+def build_manifest(
+    cfg: PipelineConfig,
+    teacher: Teacher,
+    book: torch.Tensor,
+    class_names: list[str],
+    dataset_meta: dict,
+    metrics: dict,
+    pack_dir: Path,
+    repo: Path,
+) -> dict:
+    from .pairs import flow_spec
+
+    bcfg = teacher.backbone.cfg
+    n_tokens = teacher.seq_len
+    d = book.shape[1]
+    m = cfg.mapping
+    s = cfg.student
+    size = int(dataset_meta.get("size", 32))
+    files = {}
+    for path in sorted(pack_dir.iterdir()):
+        if path.name != "manifest.json":
+            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    kv = ["layers", "batch", bcfg.heads, "past", bcfg.head_dim]
+    kv_out = ["layers", "batch", bcfg.heads, "present", bcfg.head_dim]
+    return {
+        "format": "dd-studio-pack",
+        "formatVersion": FORMAT_VERSION,
+        "id": cfg.pack.id,
+        "name": cfg.pack.name,
+        "version": cfg.pack.version,
+        "description": cfg.pack.description,
+        "family": "llamagen",
+        "conditioning": {
+            "kind": "class",
+            "nullClass": len(class_names),
+            "classes": [{"index": i, "name": name} for i, name in enumerate(class_names)],
+        },
+        "image": {"width": size, "height": size, "channels": 3},
+        "tokens": {
+            "grid": [bcfg.grid, bcfg.grid],
+            "count": n_tokens,
+            "codebookSize": int(book.shape[0]),
+            "codebookDim": d,
+            "normalized": True,
+        },
+        "noise": {**NOISE_SPEC, "shape": [n_tokens, d], "batchSeeds": "seed + i (mod 2^32)"},
+        "flow": flow_spec(cfg).manifest(),
+        "sampling": {
+            "splitT": s.split_t,
+            "tLists": {"1step": [0], "2step": [0, s.t2]},
+            "hybrid": {"start": cfg.eval.hybrid_start, "end": s.t2},
+            "teacher": {"cfgScale": m.cfg_scale, "temperature": m.temperature, "topK": m.top_k, "topP": m.top_p},
+        },
+        "graphs": {
+            "generator": {
+                "file": "generator.onnx",
+                "inputs": {
+                    "noise": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
+                    "prefix_ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
+                    "t": {"dtype": "int64", "shape": []},
+                    "split_t": {"dtype": "int64", "shape": []},
+                    "class_ids": {"dtype": "int64", "shape": ["batch"]},
+                },
+                "outputs": {
+                    "latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
+                    "ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
+                },
+            },
+            "decoder": {
+                "file": "decoder.onnx",
+                "inputs": {"latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]}},
+                "outputs": {"rgb": {"dtype": "uint8", "shape": ["batch", size, size, 3]}},
+            },
+            "teacherStep": {
+                "file": "teacher_step.onnx",
+                "layers": bcfg.layers,
+                "heads": bcfg.heads,
+                "headDim": bcfg.head_dim,
+                "inputs": {
+                    "ids": {"dtype": "int64", "shape": ["batch"]},
+                    "class_ids": {"dtype": "int64", "shape": ["batch"]},
+                    "pos": {"dtype": "int64", "shape": []},
+                    "past_k": {"dtype": "float32", "shape": kv},
+                    "past_v": {"dtype": "float32", "shape": kv},
+                },
+                "outputs": {
+                    "logits": {"dtype": "float32", "shape": ["batch", int(book.shape[0])]},
+                    "present_k": {"dtype": "float32", "shape": kv_out},
+                    "present_v": {"dtype": "float32", "shape": kv_out},
+                },
+            },
+        },
+        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [int(book.shape[0]), d]},
+        "parity": {"file": "parity.json"},
+        "files": files,
+        "licenses": dataset_meta.get("sources", []),
+        "provenance": {
+            "pipelineRevision": git_revision(repo),
+            "seed": cfg.seed,
+            "config": cfg.to_dict(),
+            "metrics": metrics,
+            "torch": torch.__version__,
+        },
+    }
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "pack.schema.json"
+
+
+def validate_manifest(manifest: dict, where: Path) -> None:
+    """Checks a manifest against models/pack.schema.json, the JSON Schema generated from the app's own schema."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:200]}" for e in errors[:10]]
+        raise PipelineError(f"{where} does not match {SCHEMA_PATH.name}:\n" + "\n".join(lines))
+
+
+def verify_pack_files(pack_dir: Path) -> None:
+    """Re-hash every file named in the manifest (the pipeline's own check before calling a pack done)."""
+    manifest_path = pack_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise PipelineError(f"{manifest_path} is missing")
+    manifest = json.loads(manifest_path.read_text())
+    validate_manifest(manifest, manifest_path)
+    for name, entry in manifest["files"].items():
+        path = pack_dir / name
+        if not path.exists():
+            raise PipelineError(f"{pack_dir}: file {name} named in the manifest is missing")
+        if sha256_file(path) != entry["sha256"]:
+            raise PipelineError(f"{pack_dir}: {name} does not match its sha256 in the manifest")

@@ -1,0 +1,97 @@
+"""Stage 5: (class, noise seed, tokens) triples from the teacher and the flow map — the student's training data.
+
+Pair i uses noise seed `noise_seed_base + i` with the dd-noise-v1 generator, so its noise is never stored: the
+student regenerates it bit for bit. Pairs are made in chunks that are written atomically, so an interrupted run
+resumes at the first missing chunk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .common import PipelineError, Progress, atomic_path, save_json
+from .config import PipelineConfig
+from .mapping import FlowSpec, flow_map_support
+from .noise import gaussian_noise_batch
+from .teacher import Teacher, sample_ar
+
+
+def flow_spec(cfg: PipelineConfig) -> FlowSpec:
+    m = cfg.mapping
+    return FlowSpec(steps=m.steps, r_min=m.r_min, r_max=m.r_max)
+
+
+def pair_classes(cfg: PipelineConfig, n_classes: int) -> np.ndarray:
+    """Balanced classes in a seeded order."""
+    count = cfg.pairs.count
+    classes = np.arange(count) % n_classes
+    return np.random.default_rng([cfg.seed, 5]).permutation(classes)
+
+
+@torch.no_grad()
+def exact_teacher_tokens(
+    teacher: Teacher, book: torch.Tensor, classes: torch.Tensor, seeds: np.ndarray, cfg: PipelineConfig
+) -> torch.Tensor:
+    """The deterministic teacher: token i from eps_i (noise of each seed) and the prefix, through the flow map."""
+    n, d = teacher.seq_len, book.shape[1]
+    eps = torch.from_numpy(np.stack([gaussian_noise_batch(int(s), 1, (n, d))[0] for s in seeds])).double()
+    spec = flow_spec(cfg)
+    return sample_ar(teacher, classes, cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos], spec))
+
+
+def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: Path) -> dict:
+    stage = work / "pairs"
+    chunks = stage / "chunks"
+    chunks.mkdir(parents=True, exist_ok=True)
+    p = cfg.pairs
+    classes = pair_classes(cfg, teacher.n_classes)
+    n_chunks = (p.count + p.batch - 1) // p.batch
+    done = sum(1 for i in range(n_chunks) if (chunks / f"{i:05d}.npz").exists())
+    progress = Progress(n_chunks, "pairs", start=done)
+    for i in range(n_chunks):
+        path = chunks / f"{i:05d}.npz"
+        if path.exists():
+            continue
+        lo, hi = i * p.batch, min(p.count, (i + 1) * p.batch)
+        seeds = np.arange(lo, hi, dtype=np.int64) + p.noise_seed_base
+        tokens = exact_teacher_tokens(teacher, book, torch.from_numpy(classes[lo:hi]), seeds, cfg)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, tokens=tokens.numpy().astype(np.int16), classes=classes[lo:hi], seeds=seeds)
+        progress.update(1)
+
+    parts = [np.load(chunks / f"{i:05d}.npz") for i in range(n_chunks)]
+    tokens = np.concatenate([part["tokens"] for part in parts])
+    if len(tokens) != p.count:
+        raise PipelineError(f"pairs: expected {p.count} pairs in {chunks}, found {len(tokens)}; delete the folder to redo")
+    out = {
+        "tokens": tokens,
+        "classes": np.concatenate([part["classes"] for part in parts]),
+        "seeds": np.concatenate([part["seeds"] for part in parts]),
+    }
+    n_val = min(2000, max(1, p.count // 50))
+    with atomic_path(stage / "pairs.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, n_val=n_val, **out)
+    metrics = {"count": p.count, "val_pairs": n_val, "distinct_tokens": int(len(np.unique(tokens)))}
+    save_json(stage / "metrics.json", metrics)
+    return metrics
+
+
+def load_pairs(work: Path) -> dict:
+    path = work / "pairs" / "pairs.npz"
+    if not path.exists():
+        raise PipelineError(f"pairs are missing: {path} (run the 'pairs' stage)")
+    try:
+        data = np.load(path)
+        return {
+            "tokens": data["tokens"].astype(np.int64),
+            "classes": data["classes"],
+            "seeds": data["seeds"],
+            "n_val": int(data["n_val"]),
+        }
+    except Exception as err:
+        raise PipelineError(f"pairs file {path} is unreadable ({err}); delete it to redo the stage") from err

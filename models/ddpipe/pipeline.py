@@ -1,0 +1,220 @@
+"""The pipeline's command line: runs the stages in order, skipping the ones already finished.
+
+    cd models && /usr/bin/python3 -m ddpipe build emoji32            # models/configs/emoji32.json -> models/packs/emoji32
+    cd models && /usr/bin/python3 -m ddpipe build smoke --out /tmp/p  # the small end-to-end configuration
+    cd models && /usr/bin/python3 -m ddpipe build emoji32 --from teacher   # redo teacher and everything after
+
+Stage outputs live in models/.cache/work/<pack>/<stage>/; a stage counts as done when its final file exists.
+Training stages checkpoint as they go, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import dataset as dataset_mod
+from .common import PipelineError, atomic_path, dist_info, is_main_process, save_json, setup_torch
+from .config import PipelineConfig, load_config
+
+MODELS_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = MODELS_DIR.parent
+STAGES = ["dataset", "vq", "tokens", "teacher", "pairs", "student", "export"]
+
+
+class Context:
+    def __init__(self, cfg: PipelineConfig, work: Path, out: Path):
+        self.cfg = cfg
+        self.work = work
+        self.out = out
+        self.timings: dict[str, float] = {}
+
+    def dataset(self) -> dataset_mod.Dataset:
+        path = self.work / "dataset.npz"
+        return dataset_mod.ensure_dataset(path, self.cfg.dataset.max_per_class, self.cfg.seed)
+
+    def val_mask(self, n: int) -> np.ndarray:
+        """Held-out images: a seeded random subset (fixed for the whole pipeline)."""
+        rng = np.random.default_rng([self.cfg.seed, 1])
+        return rng.random(n) < self.cfg.dataset.val_fraction
+
+
+def stage_done(ctx: Context, stage: str) -> bool:
+    w = ctx.work
+    return {
+        "dataset": (w / "dataset.npz").exists(),
+        "vq": (w / "vq" / "final.pt").exists(),
+        "tokens": (w / "tokens.npz").exists(),
+        "teacher": (w / "teacher" / "final.pt").exists(),
+        "pairs": (w / "pairs" / "pairs.npz").exists(),
+        "student": (w / "student" / "final.pt").exists(),
+        "export": (ctx.out / "manifest.json").exists(),
+    }[stage]
+
+
+def clear_from(ctx: Context, stage: str) -> None:
+    """Forget the outputs of `stage` and every later stage."""
+    w = ctx.work
+    paths = {
+        "dataset": [w / "dataset.npz"],
+        "vq": [w / "vq"],
+        "tokens": [w / "tokens.npz"],
+        "teacher": [w / "teacher"],
+        "pairs": [w / "pairs"],
+        "student": [w / "student"],
+        "export": [ctx.out],
+    }
+    for later in STAGES[STAGES.index(stage) :]:
+        for path in paths[later]:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+def run_stage(ctx: Context, stage: str) -> None:
+    cfg, work = ctx.cfg, ctx.work
+    from .vq import encode_ids, images_to_tensor, load_vq, train_vq
+
+    if stage == "dataset":
+        data = ctx.dataset()
+        print(dataset_mod.summary(data), file=sys.stderr)
+    elif stage == "vq":
+        data = ctx.dataset()
+        metrics = train_vq(cfg, data.images, data.flippable, ctx.val_mask(len(data)), work)
+        print(f"vq: {metrics}", file=sys.stderr)
+    elif stage == "tokens":
+        data = ctx.dataset()
+        vq = load_vq(cfg, work)
+        images = images_to_tensor(data.images)
+        flip = data.flippable
+        val = ctx.val_mask(len(data))
+        tokens = np.concatenate([encode_ids(vq, images), encode_ids(vq, images[torch.from_numpy(flip)].flip(-1))])
+        classes = np.concatenate([data.class_id, data.class_id[flip]])
+        val_mask = np.concatenate([val, val[flip]])
+        with atomic_path(work / "tokens.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, tokens=tokens, classes=classes, val_mask=val_mask)
+        print(f"tokens: {len(tokens)} sequences ({int(flip.sum())} flipped copies)", file=sys.stderr)
+    elif stage == "teacher":
+        from .teacher import train_teacher
+
+        tok = np.load(work / "tokens.npz")
+        data = ctx.dataset()
+        metrics = train_teacher(cfg, tok["tokens"], tok["classes"], tok["val_mask"], data.n_classes, work)
+        print(f"teacher: {metrics}", file=sys.stderr)
+    elif stage == "pairs":
+        from .pairs import make_pairs
+        from .teacher import load_teacher
+
+        vq = load_vq(cfg, work)
+        metrics = make_pairs(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), work)
+        print(f"pairs: {metrics}", file=sys.stderr)
+    elif stage == "student":
+        from .pairs import load_pairs
+        from .student import train_student
+        from .teacher import load_teacher
+
+        vq = load_vq(cfg, work)
+        metrics = train_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work)
+        print(f"student: {metrics}", file=sys.stderr)
+    elif stage == "export":
+        from .export import export_pack, verify_pack_files
+        from .student import load_student
+        from .teacher import load_teacher
+
+        data = ctx.dataset()
+        vq = load_vq(cfg, work)
+        book = vq.normalized_codebook().detach()
+        teacher = load_teacher(work, cfg)
+        student = load_student(work, teacher, book)
+        metrics = collect_metrics(work)
+        meta = dict(data.meta)
+        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT)
+        verify_pack_files(ctx.out)
+        print(f"export: {ctx.out}", file=sys.stderr)
+
+
+def collect_metrics(work: Path) -> dict:
+    import json
+
+    metrics = {}
+    for stage in ("vq", "teacher", "pairs", "student"):
+        path = work / stage / "metrics.json"
+        if path.exists():
+            metrics[stage] = json.loads(path.read_text())
+    timings = work / "timings.json"
+    if timings.exists():
+        metrics["timings_s"] = json.loads(timings.read_text())
+    return metrics
+
+
+def build(pack: str, config: Path | None, out: Path | None, work: Path | None, start_from: str | None, stop_after: str | None) -> Path:
+    cfg = load_config(config or MODELS_DIR / "configs" / f"{pack}.json")
+    work = work or MODELS_DIR / ".cache" / "work" / pack
+    out = out or MODELS_DIR / "packs" / cfg.pack.id
+    ctx = Context(cfg, work, out)
+    work.mkdir(parents=True, exist_ok=True)
+    if is_main_process():
+        save_json(work / "config.json", cfg.to_dict())
+        if start_from:
+            clear_from(ctx, start_from)
+    timings_path = work / "timings.json"
+    import json
+
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    rank, world = dist_info()
+    if world > 1:
+        # Under torchrun only the student trains on every process; everything else is single-process work.
+        missing = [s for s in STAGES[: STAGES.index("student")] if not stage_done(ctx, s)]
+        if missing:
+            raise PipelineError(f"under torchrun, run the stages before 'student' first (missing: {', '.join(missing)})")
+    for stage in STAGES:
+        if world > 1 and rank != 0 and stage != "student":
+            continue
+        if stage_done(ctx, stage):
+            print(f"[{stage}] done already", file=sys.stderr)
+        else:
+            print(f"[{stage}] running", file=sys.stderr)
+            t0 = time.time()
+            run_stage(ctx, stage)
+            timings[stage] = round(time.time() - t0, 1)
+            if is_main_process():
+                save_json(timings_path, timings)
+        if stage == stop_after:
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ddpipe", description="Build DD Studio model packs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="run the pipeline stages for a pack")
+    b.add_argument("pack", help="config name in models/configs (e.g. emoji32, smoke)")
+    b.add_argument("--config", type=Path, help="a config file instead of models/configs/<pack>.json")
+    b.add_argument("--out", type=Path, help="pack folder (default models/packs/<id>)")
+    b.add_argument("--work", type=Path, help="stage outputs (default models/.cache/work/<pack>)")
+    b.add_argument("--from", dest="start_from", choices=STAGES, help="redo this stage and all later ones")
+    b.add_argument("--stop-after", choices=STAGES, help="stop after this stage")
+    b.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    args = parser.parse_args(argv)
+    setup_torch(args.threads)
+    try:
+        if args.command == "build":
+            out = build(args.pack, args.config, args.out, args.work, args.start_from, args.stop_after)
+            if is_main_process():
+                print(f"pack ready: {out}")
+    except PipelineError as err:
+        print(f"ddpipe: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

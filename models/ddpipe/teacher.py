@@ -1,0 +1,207 @@
+"""Stage 3: the class-conditional AR teacher over the 64 VQ tokens (LlamaGen-style), and its sampling loops.
+
+Sequence: [class, q_0 .. q_62] -> predictions for q_0 .. q_63. The class table has one extra row, the null class,
+used for class dropout in training and as the unconditional branch of classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch
+from .config import PipelineConfig
+from .mapping import FlowSpec, flow_map, shape_distribution
+from .transformer import Backbone, BackboneConfig
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def backbone_config(cfg: PipelineConfig, grid: int) -> BackboneConfig:
+    t = cfg.teacher
+    return BackboneConfig(dim=t.dim, layers=t.layers, heads=t.heads, ffn_dim=t.ffn_dim, grid=grid)
+
+
+class Teacher(nn.Module):
+    def __init__(self, bcfg: BackboneConfig, vocab: int, n_classes: int):
+        super().__init__()
+        self.vocab = vocab
+        self.n_classes = n_classes
+        self.null_class = n_classes
+        self.cls_embedding = nn.Embedding(n_classes + 1, bcfg.dim)
+        self.tok_embeddings = nn.Embedding(vocab, bcfg.dim)
+        self.backbone = Backbone(bcfg)
+        self.output = nn.Linear(bcfg.dim, vocab, bias=False)
+        self.apply(_init_weights)
+
+    @property
+    def seq_len(self) -> int:
+        return self.backbone.cfg.grid ** 2
+
+    def forward(self, tokens: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: tokens (B, 64), classes (B,) -> logits (B, 64, V)."""
+        h = torch.cat([self.cls_embedding(classes)[:, None], self.tok_embeddings(tokens[:, :-1])], dim=1)
+        return self.output(self.backbone(h))
+
+    def step(
+        self, ids: torch.Tensor, classes: torch.Tensor, pos: int, past: KVCache | None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """One AR step with a KV cache. pos 0 feeds the class; pos i > 0 feeds token q_{i-1}. -> logits for q_pos."""
+        emb = self.cls_embedding(classes) if pos == 0 else self.tok_embeddings(ids)
+        h, present = self.backbone.forward_cached(emb[:, None], pos, past)
+        return self.output(h[:, -1]), present
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+
+
+def build_teacher(cfg: PipelineConfig, vocab: int, n_classes: int, grid: int) -> Teacher:
+    return Teacher(backbone_config(cfg, grid), vocab, n_classes)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_teacher(
+    cfg: PipelineConfig, tokens: np.ndarray, classes: np.ndarray, val_mask: np.ndarray, n_classes: int, work: Path
+) -> dict:
+    """tokens (N, 64) int64 (flipped copies already included), classes (N,); resumes from work/teacher."""
+    t = cfg.teacher
+    stage = work / "teacher"
+    ckpt_path = stage / "checkpoint.pt"
+    log = MetricsLog(stage / "metrics.jsonl")
+    grid = int(round(tokens.shape[1] ** 0.5))
+    torch.manual_seed(cfg.seed)
+    model = build_teacher(cfg, cfg.vq.codebook_size, n_classes, grid)
+    opt = _adamw(model, t.lr, t.weight_decay)
+    ema = EMA(model, 0.999)
+    step = 0
+    if ckpt_path.exists():
+        state = load_torch(ckpt_path, "teacher checkpoint")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        ema.load_state_dict(state["ema"])
+        step = state["step"]
+
+    tok = torch.from_numpy(tokens)
+    cls = torch.from_numpy(classes)
+    train_idx = np.flatnonzero(~val_mask)
+    progress = Progress(t.steps, "teacher", start=step)
+    model.train()
+    while step < t.steps:
+        rng = np.random.default_rng([cfg.seed, 4, step])
+        idx = torch.from_numpy(rng.choice(train_idx, size=t.batch, replace=len(train_idx) < t.batch))
+        batch_cls = cls[idx].clone()
+        drop = torch.from_numpy(rng.random(t.batch) < t.class_dropout)
+        batch_cls[drop] = n_classes
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, t.steps, t.lr, t.warmup)
+        logits = model(tok[idx], batch_cls)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[idx].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model)
+        step += 1
+        if step % 50 == 0 or step == t.steps:
+            log.write(stage="teacher", step=step, loss=loss.item())
+        if step % t.checkpoint_every == 0 or step == t.steps:
+            save_torch(
+                ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(), "step": step}
+            )
+        progress.update(1, loss=loss.item())
+
+    model.load_state_dict(ema.state_dict())
+    metrics = {"val_loss": round(validation_loss(model, tok, cls, val_mask), 4), "steps": t.steps}
+    metrics["train_loss_sample"] = round(validation_loss(model, tok, cls, ~val_mask, limit=2000), 4)
+    log.write(stage="teacher", final=metrics)
+    save_torch(stage / "final.pt", {"model": model.state_dict(), "n_classes": n_classes, "grid": grid})
+    save_json(stage / "metrics.json", metrics)
+    return metrics
+
+
+def _adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
+
+
+@torch.no_grad()
+def validation_loss(model: Teacher, tok: torch.Tensor, cls: torch.Tensor, mask: np.ndarray, limit: int | None = None) -> float:
+    model.eval()
+    idx = np.flatnonzero(mask)[:limit]
+    total, count = 0.0, 0
+    for i in range(0, len(idx), 256):
+        part = torch.from_numpy(idx[i : i + 256])
+        logits = model(tok[part], cls[part])
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[part].reshape(-1), reduction="sum").item()
+        count += part.numel() * tok.shape[1]
+    return total / max(1, count)
+
+
+def load_teacher(work: Path, cfg: PipelineConfig) -> Teacher:
+    path = work / "teacher" / "final.pt"
+    if not path.exists():
+        raise PipelineError(f"the teacher is not trained yet: {path} is missing (run the 'teacher' stage)")
+    state = load_torch(path, "teacher")
+    model = build_teacher(cfg, cfg.vq.codebook_size, state["n_classes"], state["grid"])
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+# ---------------------------------------------------------------- sampling
+
+# Picks the token at one position from the shaped distribution p (B, V): stochastic or via the flow map.
+Chooser = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+@torch.no_grad()
+def sample_ar(
+    model: Teacher,
+    classes: torch.Tensor,
+    cfg: PipelineConfig,
+    choose: Chooser,
+    prefix: torch.Tensor | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> torch.Tensor:
+    """AR generation with a KV cache and CFG. Positions < start come from `prefix`; returns (B, stop) ids."""
+    m = cfg.mapping
+    stop = model.seq_len if stop is None else stop
+    b = classes.shape[0]
+    guided = m.cfg_scale != 1.0
+    cls = torch.cat([classes, torch.full_like(classes, model.null_class)]) if guided else classes
+    out = torch.zeros(b, stop, dtype=torch.long)
+    if prefix is not None and start > 0:
+        out[:, :start] = prefix[:, :start]
+    past: KVCache | None = None
+    ids = torch.zeros(cls.shape[0], dtype=torch.long)
+    for pos in range(stop):
+        if pos > 0:
+            prev = out[:, pos - 1]
+            ids = torch.cat([prev, prev]) if guided else prev
+        logits, past = model.step(ids, cls, pos, past)
+        if pos < start:
+            continue
+        cond, uncond = (logits[:b], logits[b:]) if guided else (logits, None)
+        p = shape_distribution(cond, uncond, m.cfg_scale, m.temperature, m.top_k, m.top_p)
+        out[:, pos] = choose(p, pos)
+    return out
+
+
+def stochastic_chooser(generator: torch.Generator) -> Chooser:
+    return lambda p, _pos: torch.multinomial(p.float(), 1, generator=generator).squeeze(-1)
+
+
+def mapped_chooser(book: torch.Tensor, eps: torch.Tensor, flow: FlowSpec) -> Chooser:
+    """eps (B, 64, d): token at position i comes from eps[:, i] through the flow map."""
+    return lambda p, pos: flow_map(p, book, eps[:, pos], flow)

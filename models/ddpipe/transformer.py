@@ -1,0 +1,175 @@
+"""The LlamaGen-style transformer backbone shared by the AR teacher and the DD student.
+
+Pre-norm blocks with RMSNorm, SwiGLU feed-forward, causal multi-head attention without biases and 2D rotary
+position embeddings over the token grid. Sequence index 0 is the class slot; index k >= 1 carries grid position
+k - 1. As in LlamaGen, the class slot's rotary row is all zeros, so its queries and keys are zero.
+
+Attention is written out by hand (torch 1.13 has no scaled_dot_product_attention) and exports to ONNX opset 17.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    dim: int
+    layers: int
+    heads: int
+    ffn_dim: int
+    grid: int  # tokens per side: the sequence has grid * grid image tokens
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return x * scale * self.weight
+
+
+def rope_table(cfg: BackboneConfig) -> torch.Tensor:
+    """(1 + grid*grid, head_dim/2, 2) cos/sin pairs: row 0 (class slot) zero, then row-major grid positions.
+
+    Half of each head's rotation pairs turn with the row index, the other half with the column index.
+    """
+    pairs = cfg.head_dim // 2
+    if pairs % 2:
+        raise ValueError(f"head_dim {cfg.head_dim} must be a multiple of 4 for 2D rotary embeddings")
+    per_axis = pairs // 2
+    theta = cfg.rope_base ** (-torch.arange(per_axis, dtype=torch.float64) * 2 / pairs)
+    rows = torch.arange(cfg.grid, dtype=torch.float64).repeat_interleave(cfg.grid)
+    cols = torch.arange(cfg.grid, dtype=torch.float64).repeat(cfg.grid)
+    angles = torch.cat([rows[:, None] * theta[None, :], cols[:, None] * theta[None, :]], dim=1)
+    table = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
+    zero = torch.zeros(1, pairs, 2, dtype=torch.float64)
+    return torch.cat([zero, table], dim=0).float()
+
+
+def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    """x: (B, H, T, head_dim); rope: (T, head_dim/2, 2). Rotates interleaved pairs (x0, x1), (x2, x3), ..."""
+    b, h, t, d = x.shape
+    pairs = x.reshape(b, h, t, d // 2, 2)
+    cos = rope[None, None, :, :, 0]
+    sin = rope[None, None, :, :, 1]
+    x0 = pairs[..., 0]
+    x1 = pairs[..., 1]
+    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1)
+    return out.reshape(b, h, t, d)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.heads = cfg.heads
+        self.head_dim = cfg.head_dim
+        self.wqkv = nn.Linear(cfg.dim, 3 * cfg.dim, bias=False)
+        self.wo = nn.Linear(cfg.dim, cfg.dim, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: torch.Tensor,
+        mask: torch.Tensor | None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        b, t, _ = x.shape
+        qkv = self.wqkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q = apply_rope(qkv[0], rope)
+        k = apply_rope(qkv[1], rope)
+        v = qkv[2]
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        if mask is not None:
+            scores = scores + mask
+        attn = torch.softmax(scores, dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(b, t, -1)
+        return self.wo(out), (k, v)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.w1 = nn.Linear(cfg.dim, cfg.ffn_dim, bias=False)
+        self.w3 = nn.Linear(cfg.dim, cfg.ffn_dim, bias=False)
+        self.w2 = nn.Linear(cfg.ffn_dim, cfg.dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.attention_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.attention = Attention(cfg)
+        self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.feed_forward = FeedForward(cfg)
+
+    def forward(self, x, rope, mask, past=None):
+        h, present = self.attention(self.attention_norm(x), rope, mask, past)
+        x = x + h
+        x = x + self.feed_forward(self.ffn_norm(x))
+        return x, present
+
+
+class Backbone(nn.Module):
+    """The stack of blocks plus the final norm; embeddings and heads belong to the teacher and student."""
+
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.register_buffer("rope", rope_table(cfg), persistent=False)
+        seq = 1 + cfg.grid * cfg.grid
+        causal = torch.full((seq, seq), float("-inf")).triu(1)
+        self.register_buffer("causal_mask", causal, persistent=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Full causal pass over h: (B, T, dim) with T <= 1 + grid*grid, index 0 being the class slot."""
+        t = h.shape[1]
+        rope = self.rope[:t]
+        mask = self.causal_mask[:t, :t]
+        for layer in self.layers:
+            h, _ = layer(h, rope, mask)
+        return self.norm(h)
+
+    def forward_cached(
+        self, h: torch.Tensor, start: torch.Tensor | int, past: list[tuple[torch.Tensor, torch.Tensor]] | None
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Incremental pass: h holds the sequence slots start .. start+T-1; past holds the keys/values before them."""
+        t = h.shape[1]
+        rope = self.rope[start : start + t] if isinstance(start, int) else torch.index_select(
+            self.rope, 0, start + torch.arange(t)
+        )
+        mask = None
+        if t > 1:
+            offset = 0 if past is None else past[0][0].shape[2]
+            mask = torch.cat([torch.zeros(t, offset), self.causal_mask[:t, :t]], dim=1)
+        presents = []
+        for i, layer in enumerate(self.layers):
+            h, present = layer(h, rope, mask, None if past is None else past[i])
+            presents.append(present)
+        return self.norm(h), presents
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,112 @@
+"""The smoke pipeline end to end: the pack validates, stages resume, bad state gives clear errors, DDP trains."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import MODELS
+from ddpipe.common import PipelineError, setup_torch
+from ddpipe.export import validate_manifest, verify_pack_files
+from ddpipe.pipeline import build
+
+
+def copy_work(smoke_work, tmp_path, keep: list[str]):
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in keep:
+        src = smoke_work / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+    return work
+
+
+def test_smoke_pack_validates_against_the_schema(smoke_build):
+    _, pack = smoke_build
+    verify_pack_files(pack)
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["tokens"]["count"] == 64
+    assert manifest["flow"]["solver"] == "ab2-snr"
+    broken = dict(manifest, formatVersion=2)
+    with pytest.raises(PipelineError, match="formatVersion"):
+        validate_manifest(broken, pack / "manifest.json")
+
+
+def test_a_tampered_pack_is_caught(smoke_build, tmp_path):
+    _, pack = smoke_build
+    copy = tmp_path / "pack"
+    shutil.copytree(pack, copy)
+    with open(copy / "decoder.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(PipelineError, match="decoder.onnx does not match its sha256"):
+        verify_pack_files(copy)
+
+
+def test_finished_stages_are_skipped_and_training_resumes_from_its_checkpoint(smoke_build, tmp_path, capsys):
+    smoke_work, _ = smoke_build
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "student"])
+    # An interrupted student run: its checkpoint is there, its final weights are not.
+    (work / "student" / "final.pt").unlink()
+    checkpoint = torch.load(work / "student" / "checkpoint.pt")
+    checkpoint["step"] = 20
+    torch.save(checkpoint, work / "student" / "checkpoint.pt")
+    setup_torch()
+    out = build("smoke", None, tmp_path / "pack", work, None, None)
+    log = capsys.readouterr().err
+    for stage in ("dataset", "vq", "tokens", "teacher", "pairs"):
+        assert f"[{stage}] done already" in log
+    assert "[student] running" in log
+    assert "student [" in log and " 20/40 " not in log.split("student [")[0]
+    lines = [json.loads(line) for line in (work / "student" / "metrics.jsonl").read_text().splitlines()]
+    assert min(r["step"] for r in lines if "step" in r and r.get("stage") == "student" and "final" not in r) >= 20
+    verify_pack_files(out)
+
+
+def test_a_corrupt_checkpoint_is_named(smoke_build, tmp_path):
+    smoke_work, _ = smoke_build
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz"])
+    (work / "teacher").mkdir()
+    (work / "teacher" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    setup_torch()
+    with pytest.raises(PipelineError, match=r"teacher checkpoint: .*checkpoint.pt is unreadable"):
+        build("smoke", None, tmp_path / "pack", work, None, None)
+
+
+def test_unknown_config_key_fails_the_command(tmp_path):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"student": {"t3": 1}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "ddpipe", "build", "bad", "--config", str(config), "--work", str(tmp_path / "w")],
+        cwd=MODELS,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "student: unknown key 't3'" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_student_trains_under_torchrun_with_two_gloo_processes(smoke_build, tmp_path):
+    smoke_work, _ = smoke_build
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs"])
+    env = {**os.environ, "PYTHONPATH": str(MODELS), "OMP_NUM_THREADS": "1"}
+    # Explicit --redirects/--tee: torch 1.13's torchrun cannot parse its own default ("0") under Python 3.11.
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--redirects", "2", "--tee", "1", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(free_port()), "-m", "ddpipe", "build", "smoke", "--work", str(work),
+        "--out", str(tmp_path / "pack"), "--threads", "1",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=MODELS, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((work / "student" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    verify_pack_files(tmp_path / "pack")
