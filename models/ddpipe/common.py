@@ -20,6 +20,13 @@ class PipelineError(RuntimeError):
     """An error the user can act on: its message names the file, key or command involved."""
 
 
+def training_device() -> torch.device:
+    """CUDA when present (under torchrun: this process's GPU), else CPU. DDSTUDIO_DEVICE=cpu forces the CPU."""
+    if os.environ.get("DDSTUDIO_DEVICE") == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
 def setup_torch(threads: int | None = None) -> torch.device:
     # Debian's torch starts with one thread; use every core unless told otherwise.
     torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
@@ -109,7 +116,8 @@ class Progress:
         self.start_done = start
         self.t0 = time.time()
         self.last_print = 0.0
-        self.enabled = is_main_process()
+        # DDSTUDIO_PROGRESS=0 silences the bar (logs of unattended runs); stages still print their results.
+        self.enabled = is_main_process() and os.environ.get("DDSTUDIO_PROGRESS", "1") != "0"
 
     def update(self, n: int = 1, **info: float) -> None:
         self.done += n
@@ -179,6 +187,10 @@ class EMA:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.shadow = {k: v.clone() for k, v in state.items()}
+
+    def to(self, device: torch.device) -> "EMA":
+        self.shadow = {k: v.to(device) for k, v in self.shadow.items()}
+        return self
 
 
 def unwrap(model: nn.Module) -> nn.Module:

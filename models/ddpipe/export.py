@@ -84,6 +84,11 @@ class TeacherStepGraph(nn.Module):
         return logits, torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
 
 
+def chosen_split_t(cfg: PipelineConfig, metrics: dict) -> int:
+    """The split_t picked by the student stage's ablation, or the configured one if there was none."""
+    return int(metrics.get("student", {}).get("chosen_split_t", cfg.student.split_t))
+
+
 def _onnx_export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:
     kwargs = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
@@ -154,7 +159,7 @@ def export_pack(
     classes = torch.tensor([0, len(class_names) - 1], dtype=torch.long)
     prefix = torch.randint(0, book.shape[0], (b, n_tokens), generator=torch.Generator().manual_seed(3))
     t = torch.tensor(cfg.student.t2, dtype=torch.long)
-    split_t = torch.tensor(cfg.student.split_t, dtype=torch.long)
+    split_t = torch.tensor(chosen_split_t(cfg, metrics), dtype=torch.long)
 
     generator = GeneratorGraph(student.eval(), book).eval()
     _onnx_export(
@@ -273,7 +278,7 @@ def build_manifest(
         "noise": {**NOISE_SPEC, "shape": [n_tokens, d], "batchSeeds": "seed + i (mod 2^32)"},
         "flow": flow_spec(cfg).manifest(),
         "sampling": {
-            "splitT": s.split_t,
+            "splitT": chosen_split_t(cfg, metrics),
             "tLists": {"1step": [0], "2step": [0, s.t2]},
             "hybrid": {"start": cfg.eval.hybrid_start, "end": s.t2},
             "teacher": {"cfgScale": m.cfg_scale, "temperature": m.temperature, "topK": m.top_k, "topP": m.top_p},

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import PipelineError, Progress, atomic_path, save_json
+from .common import PipelineError, Progress, atomic_path, save_json, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map_support
-from .noise import gaussian_noise_batch
 from .teacher import Teacher, sample_ar
 
 
@@ -37,9 +36,12 @@ def exact_teacher_tokens(
 ) -> torch.Tensor:
     """The deterministic teacher: token i from eps_i (noise of each seed) and the prefix, through the flow map."""
     n, d = teacher.seq_len, book.shape[1]
-    eps = torch.from_numpy(np.stack([gaussian_noise_batch(int(s), 1, (n, d))[0] for s in seeds])).double()
+    from .student import noise_for
+
+    eps = torch.from_numpy(noise_for(seeds, n, d)).double().to(book.device)
     spec = flow_spec(cfg)
-    return sample_ar(teacher, classes, cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos], spec))
+    tokens = sample_ar(teacher, classes.to(book.device), cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos], spec))
+    return tokens.cpu()
 
 
 def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: Path) -> dict:
@@ -47,6 +49,9 @@ def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: 
     chunks = stage / "chunks"
     chunks.mkdir(parents=True, exist_ok=True)
     p = cfg.pairs
+    device = training_device()
+    teacher = teacher.to(device)
+    book = book.to(device)
     classes = pair_classes(cfg, teacher.n_classes)
     n_chunks = (p.count + p.batch - 1) // p.batch
     done = sum(1 for i in range(n_chunks) if (chunks / f"{i:05d}.npz").exists())

@@ -192,6 +192,49 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
     return out
 
 
+def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None, grids: Path | None, samples: int | None) -> dict:
+    import dataclasses
+
+    from .evaluate import add_eval_to_pack, evaluate
+    from .export import chosen_split_t, verify_pack_files
+    from .pairs import load_pairs
+    from .student import load_student
+    from .teacher import load_teacher
+    from .vq import load_vq
+
+    cfg = load_config(config or MODELS_DIR / "configs" / f"{pack}.json")
+    if samples is not None:
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, samples_per_mode=samples))
+    work = work or MODELS_DIR / ".cache" / "work" / pack
+    out = out or MODELS_DIR / "packs" / cfg.pack.id
+    grids = grids or MODELS_DIR / "eval" / cfg.pack.id
+    verify_pack_files(out)
+    ctx = Context(cfg, work, out)
+    data = ctx.dataset()
+    vq = load_vq(cfg, work)
+    book = vq.normalized_codebook().detach()
+    teacher = load_teacher(work, cfg)
+    student = load_student(work, teacher, book)
+    split_t = chosen_split_t(cfg, collect_metrics(work))
+    t0 = time.time()
+    results = evaluate(cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, load_pairs(work), grids)
+    results["eval_seconds"] = round(time.time() - t0, 1)
+    add_eval_to_pack(out, results)
+    save_json(grids / "eval.json", results)
+    print(results_table(results))
+    return results
+
+
+def results_table(results: dict) -> str:
+    rows = ["| mode | FID-emoji | x teacher-exact | class accuracy | tokens = exact teacher | ms/image (Python, CPU) |", "|---|---|---|---|---|---|"]
+    for mode, r in results["modes"].items():
+        agree = "-" if r["token_agreement_with_exact_teacher"] is None else f"{100 * r['token_agreement_with_exact_teacher']:.1f}%"
+        rows.append(
+            f"| {mode} | {r['fid_emoji']:.2f} | {r['fid_ratio_to_teacher_exact']:.2f} | {100 * r['class_accuracy']:.1f}% | {agree} | {r['ms_per_image_python_cpu']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ddpipe", description="Build DD Studio model packs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--from", dest="start_from", choices=STAGES, help="redo this stage and all later ones")
     b.add_argument("--stop-after", choices=STAGES, help="stop after this stage")
     b.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    ev = sub.add_parser("eval", help="evaluate a built pack mode by mode (writes eval.json into it)")
+    ev.add_argument("pack")
+    ev.add_argument("--config", type=Path)
+    ev.add_argument("--out", type=Path, help="the pack folder (default models/packs/<id>)")
+    ev.add_argument("--work", type=Path)
+    ev.add_argument("--grids", type=Path, help="where sample grids go (default models/eval/<id>)")
+    ev.add_argument("--samples", type=int, help="samples per mode (default from the config)")
+    ev.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     setup_torch(args.threads)
     try:
@@ -210,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             out = build(args.pack, args.config, args.out, args.work, args.start_from, args.stop_after)
             if is_main_process():
                 print(f"pack ready: {out}")
+        elif args.command == "eval":
+            run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples)
     except PipelineError as err:
         print(f"ddpipe: {err}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch
+from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map, shape_distribution
 from .transformer import Backbone, BackboneConfig
@@ -80,6 +80,8 @@ def train_teacher(
     grid = int(round(tokens.shape[1] ** 0.5))
     torch.manual_seed(cfg.seed)
     model = build_teacher(cfg, cfg.vq.codebook_size, n_classes, grid)
+    device = training_device()
+    model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     opt = _adamw(model, t.lr, t.weight_decay)
     ema = EMA(model, 0.999)
     step = 0
@@ -90,16 +92,17 @@ def train_teacher(
         ema.load_state_dict(state["ema"])
         step = state["step"]
 
-    tok = torch.from_numpy(tokens)
-    cls = torch.from_numpy(classes)
+    ema.to(device)
+    tok = torch.from_numpy(tokens).to(device)
+    cls = torch.from_numpy(classes).to(device)
     train_idx = np.flatnonzero(~val_mask)
     progress = Progress(t.steps, "teacher", start=step)
     model.train()
     while step < t.steps:
         rng = np.random.default_rng([cfg.seed, 4, step])
-        idx = torch.from_numpy(rng.choice(train_idx, size=t.batch, replace=len(train_idx) < t.batch))
+        idx = torch.from_numpy(rng.choice(train_idx, size=t.batch, replace=len(train_idx) < t.batch)).to(device)
         batch_cls = cls[idx].clone()
-        drop = torch.from_numpy(rng.random(t.batch) < t.class_dropout)
+        drop = torch.from_numpy(rng.random(t.batch) < t.class_dropout).to(device)
         batch_cls[drop] = n_classes
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, t.steps, t.lr, t.warmup)
@@ -120,10 +123,12 @@ def train_teacher(
         progress.update(1, loss=loss.item())
 
     model.load_state_dict(ema.state_dict())
+    model.eval()
     metrics = {"val_loss": round(validation_loss(model, tok, cls, val_mask), 4), "steps": t.steps}
     metrics["train_loss_sample"] = round(validation_loss(model, tok, cls, ~val_mask, limit=2000), 4)
     log.write(stage="teacher", final=metrics)
-    save_torch(stage / "final.pt", {"model": model.state_dict(), "n_classes": n_classes, "grid": grid})
+    cpu_state = {k: v.cpu() for k, v in model.state_dict().items()}
+    save_torch(stage / "final.pt", {"model": cpu_state, "n_classes": n_classes, "grid": grid})
     save_json(stage / "metrics.json", metrics)
     return metrics
 
@@ -141,7 +146,7 @@ def validation_loss(model: Teacher, tok: torch.Tensor, cls: torch.Tensor, mask: 
     idx = np.flatnonzero(mask)[:limit]
     total, count = 0.0, 0
     for i in range(0, len(idx), 256):
-        part = torch.from_numpy(idx[i : i + 256])
+        part = torch.from_numpy(idx[i : i + 256]).to(tok.device)
         logits = model(tok[part], cls[part])
         total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[part].reshape(-1), reduction="sum").item()
         count += part.numel() * tok.shape[1]
@@ -180,11 +185,11 @@ def sample_ar(
     b = classes.shape[0]
     guided = m.cfg_scale != 1.0
     cls = torch.cat([classes, torch.full_like(classes, model.null_class)]) if guided else classes
-    out = torch.zeros(b, stop, dtype=torch.long)
+    out = torch.zeros(b, stop, dtype=torch.long, device=classes.device)
     if prefix is not None and start > 0:
         out[:, :start] = prefix[:, :start]
     past: KVCache | None = None
-    ids = torch.zeros(cls.shape[0], dtype=torch.long)
+    ids = torch.zeros(cls.shape[0], dtype=torch.long, device=classes.device)
     for pos in range(stop):
         if pos > 0:
             prev = out[:, pos - 1]
@@ -199,7 +204,7 @@ def sample_ar(
 
 
 def stochastic_chooser(generator: torch.Generator) -> Chooser:
-    return lambda p, _pos: torch.multinomial(p.float(), 1, generator=generator).squeeze(-1)
+    return lambda p, _pos: torch.multinomial(p.float().cpu(), 1, generator=generator).squeeze(-1).to(p.device)
 
 
 def mapped_chooser(book: torch.Tensor, eps: torch.Tensor, flow: FlowSpec) -> Chooser:

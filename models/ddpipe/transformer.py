@@ -158,12 +158,12 @@ class Backbone(nn.Module):
         """Incremental pass: h holds the sequence slots start .. start+T-1; past holds the keys/values before them."""
         t = h.shape[1]
         rope = self.rope[start : start + t] if isinstance(start, int) else torch.index_select(
-            self.rope, 0, start + torch.arange(t)
+            self.rope, 0, start + torch.arange(t, device=self.rope.device)
         )
         mask = None
         if t > 1:
             offset = 0 if past is None else past[0][0].shape[2]
-            mask = torch.cat([torch.zeros(t, offset), self.causal_mask[:t, :t]], dim=1)
+            mask = torch.cat([torch.zeros(t, offset, device=h.device), self.causal_mask[:t, :t]], dim=1)
         presents = []
         for i, layer in enumerate(self.layers):
             h, present = layer(h, rope, mask, None if past is None else past[i])

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch
+from .common import MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch, training_device
 from .config import PipelineConfig
 
 
@@ -140,6 +140,8 @@ def train_vq(cfg: PipelineConfig, images: np.ndarray, flippable: np.ndarray, val
     log = MetricsLog(stage / "metrics.jsonl")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
+    device = training_device()
+    model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     opt = torch.optim.Adam(model.parameters(), lr=v.lr, betas=(0.9, 0.99))
     step = 0
     if ckpt_path.exists():
@@ -149,8 +151,8 @@ def train_vq(cfg: PipelineConfig, images: np.ndarray, flippable: np.ndarray, val
         step = state["step"]
 
     train_idx = np.flatnonzero(~val_mask)
-    data = images_to_tensor(images)
-    usage = torch.zeros(v.codebook_size)
+    data = images_to_tensor(images).to(device)
+    usage = torch.zeros(v.codebook_size, device=device)
     progress = Progress(v.steps, "vq", start=step)
     model.train()
     while step < v.steps:
@@ -158,7 +160,7 @@ def train_vq(cfg: PipelineConfig, images: np.ndarray, flippable: np.ndarray, val
         rng = np.random.default_rng([cfg.seed, 2, step])
         idx = rng.choice(train_idx, size=min(v.batch, len(train_idx)), replace=len(train_idx) < v.batch)
         batch = data[idx]
-        flip = torch.from_numpy(flippable[idx] & (rng.random(len(idx)) < 0.5))
+        flip = torch.from_numpy(flippable[idx] & (rng.random(len(idx)) < 0.5)).to(device)
         batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, v.steps, v.lr, warmup=100)
@@ -179,7 +181,8 @@ def train_vq(cfg: PipelineConfig, images: np.ndarray, flippable: np.ndarray, val
             save_torch(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step})
         progress.update(1, loss=loss.item())
 
-    metrics = evaluate_vq(model, data, val_mask)
+    model.cpu()
+    metrics = evaluate_vq(model, data.cpu(), val_mask)
     metrics["steps"] = v.steps
     log.write(stage="vq", final=metrics)
     save_torch(stage / "final.pt", {"model": model.state_dict(), "config": cfg.vq.__dict__})
@@ -193,8 +196,9 @@ def _restart_dead_codes(model: VQTokenizer, batch: torch.Tensor, usage: torch.Te
     if len(dead) == 0:
         return
     z = model.encode_latents(batch).reshape(-1, model.codebook.weight.shape[1])
-    pick = torch.from_numpy(rng.choice(len(z), size=len(dead), replace=len(z) < len(dead)))
-    model.codebook.weight[dead] = z[pick] + 0.01 * torch.from_numpy(rng.standard_normal((len(dead), z.shape[1]))).float()
+    pick = torch.from_numpy(rng.choice(len(z), size=len(dead), replace=len(z) < len(dead))).to(z.device)
+    jitter = torch.from_numpy(rng.standard_normal((len(dead), z.shape[1]))).float().to(z.device)
+    model.codebook.weight[dead] = z[pick] + 0.01 * jitter
 
 
 @torch.no_grad()

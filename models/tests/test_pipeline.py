@@ -110,3 +110,13 @@ def test_student_trains_under_torchrun_with_two_gloo_processes(smoke_build, tmp_
     metrics = json.loads((work / "student" / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     verify_pack_files(tmp_path / "pack")
+
+
+def test_smoke_eval_reports_every_mode(smoke_build):
+    _, pack = smoke_build
+    if not (pack / "eval.json").exists():
+        pytest.skip("the smoke pack was built without its eval step (npm run models:smoke runs both)")
+    results = json.loads((pack / "eval.json").read_text())
+    assert set(results["modes"]) == {"teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid", "onestep"}
+    assert results["modes"]["teacher_exact"]["token_agreement_with_exact_teacher"] == 1.0
+    verify_pack_files(pack)

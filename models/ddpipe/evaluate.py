@@ -1,0 +1,272 @@
+"""Stage 9: evaluation of a built pack, mode by mode, on the same noise.
+
+Features come from a small classifier trained only on the real emoji (so the distance is called FID-emoji, not
+FID: no Inception weights exist on this machine). For every mode we report FID-emoji against the real images,
+class accuracy of that classifier on the generated images, token agreement with the exact teacher on the same
+noise, and the sampling time per image in this process. Modes:
+  teacher_ar     the teacher, sampled stochastically (CFG, temperature, top-k as in the pack)
+  teacher_exact  the teacher through the flow map: the deterministic target the student imitates
+  dd_1step       the student, t_list [0]
+  dd_2step       the student, t_list [0, t2]
+  hybrid         DD at t=0, the exact teacher from `start` to t2, DD at t2
+  onestep        baseline: every token drawn at once from its per-class, per-position marginal (no correlations)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .common import MetricsLog, Progress, atomic_path, save_json
+from .config import PipelineConfig
+from .mapping import flow_map_support
+from .noise import gaussian_noise_batch
+from .pairs import flow_spec
+from .student import Student, build_inputs, run_steps
+from .teacher import Teacher, sample_ar, stochastic_chooser
+from .vq import VQTokenizer, images_to_tensor
+
+MODES = ["teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid", "onestep"]
+
+
+class FeatureNet(nn.Module):
+    """A small CNN classifier; its penultimate layer (128-d) gives the FID-emoji features."""
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.Conv2d(128, 128, 3, stride=2, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        self.head = nn.Linear(128, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def train_classifier(images: np.ndarray, classes: np.ndarray, val_mask: np.ndarray, n_classes: int, cfg: PipelineConfig):
+    torch.manual_seed(cfg.seed)
+    net = FeatureNet(n_classes)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    data = images_to_tensor(images)
+    labels = torch.from_numpy(classes).long()
+    train_idx = np.flatnonzero(~val_mask)
+    steps = cfg.eval.classifier_steps
+    progress = Progress(steps, "classifier")
+    net.train()
+    for step in range(steps):
+        rng = np.random.default_rng([cfg.seed, 9, step])
+        idx = rng.choice(train_idx, size=min(128, len(train_idx)))
+        x = data[idx]
+        # Light augmentation: small shifts, so the features do not key on exact pixel positions.
+        dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
+        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+        for group in opt.param_groups:
+            group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
+        loss = F.cross_entropy(net(x), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        progress.update(1, loss=loss.item())
+    net.eval()
+    with torch.no_grad():
+        val = torch.from_numpy(val_mask)
+        acc = (batched(net, data[val]).argmax(-1) == labels[val]).float().mean().item() if val.any() else float("nan")
+    return net, acc
+
+
+@torch.no_grad()
+def batched(fn, x: torch.Tensor, size: int = 500) -> torch.Tensor:
+    return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)])
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (float64, eigen-decompositions only)."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    vals, vecs = np.linalg.eigh(s1)
+    s1_half = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    cross = np.linalg.eigvalsh(s1_half @ s2 @ s1_half)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(cross, 0, None)).sum())
+
+
+class Sampler:
+    def __init__(self, cfg: PipelineConfig, vq: VQTokenizer, teacher: Teacher, student: Student, split_t: int, pairs: dict):
+        self.cfg = cfg
+        self.vq = vq
+        self.teacher = teacher
+        self.student = student
+        self.split_t = split_t
+        self.book = vq.normalized_codebook().detach()
+        self.spec = flow_spec(cfg)
+        self.marginals = self._marginals(pairs)
+
+    def _marginals(self, pairs: dict) -> torch.Tensor:
+        """Per-class, per-position token frequencies of the exact teacher (from the pairs), for the baseline."""
+        n_classes, vocab = self.teacher.n_classes, self.book.shape[0]
+        n = self.teacher.seq_len
+        counts = np.zeros((n_classes, n, vocab))
+        for c in range(n_classes):
+            tok = pairs["tokens"][pairs["classes"] == c]
+            for pos in range(n):
+                counts[c, pos] = np.bincount(tok[:, pos], minlength=vocab)
+        counts += 1e-3  # every token stays possible
+        return torch.from_numpy(counts / counts.sum(-1, keepdims=True))
+
+    def exact(self, classes, eps, prefix=None, start=0, stop=None):
+        book, spec = self.book, self.spec
+        return sample_ar(
+            self.teacher, classes, self.cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos].double(), spec),
+            prefix=prefix, start=start, stop=stop,
+        )  # fmt: skip
+
+    @torch.no_grad()
+    def run(self, mode: str, classes: torch.Tensor, eps: torch.Tensor, seed: int) -> torch.Tensor:
+        """-> latents (B, 64, d) for the decoder."""
+        book = self.book
+        t2 = self.cfg.student.t2
+        if mode == "teacher_ar":
+            gen = torch.Generator().manual_seed(seed)
+            return book[sample_ar(self.teacher, classes, self.cfg, stochastic_chooser(gen))]
+        if mode == "teacher_exact":
+            return book[self.exact(classes, eps)]
+        if mode == "dd_1step":
+            return run_steps(self.student, eps, classes, [0], self.split_t, book)[1]
+        if mode == "dd_2step":
+            return run_steps(self.student, eps, classes, [0, t2], self.split_t, book)[1]
+        if mode == "hybrid":
+            start = self.cfg.eval.hybrid_start
+            first, _ = run_steps(self.student, eps, classes, [0], self.split_t, book)
+            middle = self.exact(classes, eps, prefix=first, start=start, stop=t2)
+            prefix = torch.zeros_like(first)
+            prefix[:, :t2] = middle
+            t = torch.full((len(classes),), t2, dtype=torch.long)
+            logits, latents = self.student(build_inputs(prefix, eps, t, book), t, classes)
+            from .student import assemble
+
+            return assemble(logits, latents, prefix, t, max(self.split_t, t2), book)[1]
+        if mode == "onestep":
+            p = self.marginals[classes]  # (B, 64, V)
+            b, n, v = p.shape
+            ids = flow_map_support(p.reshape(b * n, v), book, eps.reshape(b * n, -1).double(), self.spec)
+            return book[ids.reshape(b, n)]
+        raise ValueError(f"unknown mode {mode}")
+
+    @torch.no_grad()
+    def tokens_of(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.vq.quantize(torch.nn.functional.normalize(latents, dim=-1))
+
+
+def decode(vq: VQTokenizer, latents: torch.Tensor) -> torch.Tensor:
+    return batched(lambda z: vq.decode_latents(z).clamp(-1, 1), latents)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    return ((images + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def save_grid(images: np.ndarray, path: Path, cols: int = 12, scale: int = 2) -> None:
+    from PIL import Image
+
+    n = len(images)
+    rows = (n + cols - 1) // cols
+    h, w = images.shape[1:3]
+    sheet = np.full((rows * (h + 2) + 2, cols * (w + 2) + 2, 3), 255, dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        sheet[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w] = img
+    out = Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+    with atomic_path(path) as tmp:
+        out.save(tmp, format="PNG")
+
+
+def evaluate(
+    cfg: PipelineConfig,
+    dataset,
+    val_mask: np.ndarray,
+    vq: VQTokenizer,
+    teacher: Teacher,
+    student: Student,
+    split_t: int,
+    pairs: dict,
+    grids_dir: Path,
+) -> dict:
+    e = cfg.eval
+    log = MetricsLog(grids_dir / "metrics.jsonl")
+    classifier, real_acc = train_classifier(dataset.images, dataset.class_id, val_mask, dataset.n_classes, cfg)
+    real = images_to_tensor(dataset.images)
+    real_feats = batched(classifier.features, real).numpy().astype(np.float64)
+    sampler = Sampler(cfg, vq, teacher.eval(), student.eval(), split_t, pairs)
+    n = e.samples_per_mode
+    classes_all = torch.arange(n) % dataset.n_classes
+    n_tokens, d = teacher.seq_len, sampler.book.shape[1]
+    results: dict = {
+        "samples_per_mode": n,
+        "classifier": {"real_val_accuracy": round(real_acc, 4), "feature_dim": 128},
+        "real_vs_real_fid_emoji": None,
+        "modes": {},
+    }
+    # A floor for FID-emoji: the real training images against the real held-out ones.
+    if val_mask.sum() > 10:
+        results["real_vs_real_fid_emoji"] = round(frechet_distance(real_feats[~val_mask], real_feats[val_mask]), 3)
+    exact_tokens: torch.Tensor | None = None
+    for mode in MODES:
+        feats, correct, tokens, seconds = [], 0, [], 0.0
+        progress = Progress(n, mode)
+        for lo in range(0, n, e.batch):
+            hi = min(n, lo + e.batch)
+            classes = classes_all[lo:hi]
+            eps = torch.from_numpy(gaussian_noise_batch(e.noise_seed_base + lo, hi - lo, (n_tokens, d)))
+            t0 = time.perf_counter()
+            latents = sampler.run(mode, classes, eps, seed=e.noise_seed_base + lo)
+            images = decode(vq, latents)
+            seconds += time.perf_counter() - t0
+            logits = batched(classifier, images)
+            correct += int((logits.argmax(-1) == classes).sum())
+            feats.append(batched(classifier.features, images).numpy())
+            tokens.append(sampler.tokens_of(latents))
+            if lo == 0:
+                grids_dir.mkdir(parents=True, exist_ok=True)
+                save_grid(to_uint8(images[: min(72, hi - lo)]), grids_dir / f"{mode}.png")
+            progress.update(hi - lo)
+        tok = torch.cat(tokens)
+        if mode == "teacher_exact":
+            exact_tokens = tok
+        agreement = None if exact_tokens is None else round((tok == exact_tokens).float().mean().item(), 4)
+        results["modes"][mode] = {
+            "fid_emoji": round(frechet_distance(np.concatenate(feats).astype(np.float64), real_feats), 3),
+            "class_accuracy": round(correct / n, 4),
+            "token_agreement_with_exact_teacher": agreement,
+            "ms_per_image_python_cpu": round(1000 * seconds / n, 3),
+        }
+        log.write(stage="eval", mode=mode, **results["modes"][mode])
+    teacher_fid = results["modes"]["teacher_exact"]["fid_emoji"]
+    for mode, r in results["modes"].items():
+        r["fid_ratio_to_teacher_exact"] = round(r["fid_emoji"] / teacher_fid, 3) if teacher_fid > 0 else None
+    return results
+
+
+def add_eval_to_pack(pack_dir: Path, results: dict) -> None:
+    """Writes eval.json into the pack and re-seals the manifest (file hashes) atomically."""
+    from .export import sha256_file, validate_manifest
+
+    save_json(pack_dir / "eval.json", results)
+    manifest_path = pack_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["eval"] = {"file": "eval.json"}
+    manifest["files"]["eval.json"] = {"sha256": sha256_file(pack_dir / "eval.json"), "bytes": (pack_dir / "eval.json").stat().st_size}
+    validate_manifest(manifest, manifest_path)
+    save_json(manifest_path, manifest)
