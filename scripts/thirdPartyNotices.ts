@@ -11,7 +11,24 @@ export interface Notice {
   version: string
   license: string
   text: string
+  /** 'code' ships inside the app; 'data' is artwork the default model pack was trained on. */
+  kind: 'code' | 'data'
 }
+
+/** Emoji sets whose images trained the default model pack (its manifest carries the same credits). */
+const TRAINING_DATA: { name: string; credit: string }[] = [
+  {
+    name: '@iconify-json/fluent-emoji-flat',
+    credit: 'Fluent Emoji (flat) by Microsoft Corporation, MIT licence.',
+  },
+  { name: '@iconify-json/fluent-emoji', credit: 'Fluent Emoji (3D) by Microsoft Corporation, MIT licence.' },
+  { name: '@iconify-json/noto', credit: 'Noto Emoji by Google Inc., Apache License 2.0.' },
+  {
+    name: '@iconify-json/twemoji',
+    credit:
+      'Twemoji by Twitter, Inc and other contributors, licensed under CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/).',
+  },
+]
 
 /** Build-time packages whose code ends up inside the shipped bundles. */
 const BUNDLED = ['react', 'react-dom', 'scheduler', 'tailwindcss', 'electron']
@@ -49,6 +66,19 @@ export function collectNotices(root: string): Notice[] {
       text: licenseFile
         ? fs.readFileSync(path.join(dir, licenseFile), 'utf8').trim()
         : reconstructedLicense(dir, pkg.license, pkg.main),
+      kind: 'code',
+    })
+  }
+  for (const { name, credit } of TRAINING_DATA) {
+    const pkgFile = path.join(root, 'node_modules', name, 'package.json')
+    if (!fs.existsSync(pkgFile)) continue
+    const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { version?: string; license?: string }
+    notices.push({
+      name,
+      version: pkg.version ?? 'unknown',
+      license: pkg.license ?? 'see text',
+      text: credit,
+      kind: 'data',
     })
   }
   return notices

@@ -7,6 +7,7 @@ resumes at the first missing chunk.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,13 @@ def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: 
     book = book.to(device)
     classes = pair_classes(cfg, teacher.n_classes)
     n_chunks = (p.count + p.batch - 1) // p.batch
-    done = sum(1 for i in range(n_chunks) if (chunks / f"{i:05d}.npz").exists())
-    progress = Progress(n_chunks, "pairs", start=done)
-    for i in range(n_chunks):
+    # DDSTUDIO_PAIRS_SHARD=k/n: this process makes only chunks i with i % n == k, so several single-threaded
+    # processes can share a machine (small AR steps run faster that way than one process on all cores).
+    shard, shards = (int(v) for v in os.environ.get("DDSTUDIO_PAIRS_SHARD", "0/1").split("/"))
+    mine = [i for i in range(n_chunks) if i % shards == shard]
+    done = sum(1 for i in mine if (chunks / f"{i:05d}.npz").exists())
+    progress = Progress(len(mine), f"pairs {shard}/{shards}", start=done)
+    for i in mine:
         path = chunks / f"{i:05d}.npz"
         if path.exists():
             continue
@@ -68,6 +73,9 @@ def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: 
                 np.savez(f, tokens=tokens.numpy().astype(np.int16), classes=classes[lo:hi], seeds=seeds)
         progress.update(1)
 
+    missing = [i for i in range(n_chunks) if not (chunks / f"{i:05d}.npz").exists()]
+    if missing:
+        raise PipelineError(f"pairs: {len(missing)} of {n_chunks} chunks still missing in {chunks} (other shards running?)")
     parts = [np.load(chunks / f"{i:05d}.npz") for i in range(n_chunks)]
     tokens = np.concatenate([part["tokens"] for part in parts])
     if len(tokens) != p.count:

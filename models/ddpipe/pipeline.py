@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             out = build(args.pack, args.config, args.out, args.work, args.start_from, args.stop_after)
-            if is_main_process():
+            if is_main_process() and (out / "manifest.json").exists():
                 print(f"pack ready: {out}")
         elif args.command == "eval":
             run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples)

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map, shape_distribution
-from .transformer import Backbone, BackboneConfig
+from .transformer import Backbone, BackboneConfig, step_into
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -188,13 +188,22 @@ def sample_ar(
     out = torch.zeros(b, stop, dtype=torch.long, device=classes.device)
     if prefix is not None and start > 0:
         out[:, :start] = prefix[:, :start]
-    past: KVCache | None = None
-    ids = torch.zeros(cls.shape[0], dtype=torch.long, device=classes.device)
+    bcfg = model.backbone.cfg
+    rows = cls.shape[0]
+    caches = [
+        (
+            torch.zeros(rows, bcfg.heads, stop, bcfg.head_dim, device=classes.device),
+            torch.zeros(rows, bcfg.heads, stop, bcfg.head_dim, device=classes.device),
+        )
+        for _ in range(bcfg.layers)
+    ]
+    ids = torch.zeros(rows, dtype=torch.long, device=classes.device)
     for pos in range(stop):
         if pos > 0:
             prev = out[:, pos - 1]
             ids = torch.cat([prev, prev]) if guided else prev
-        logits, past = model.step(ids, cls, pos, past)
+        emb = model.cls_embedding(cls) if pos == 0 else model.tok_embeddings(ids)
+        logits = model.output(step_into(model.backbone, emb[:, None], pos, caches)[:, -1])
         if pos < start:
             continue
         cond, uncond = (logits[:b], logits[b:]) if guided else (logits, None)

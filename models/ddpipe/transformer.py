@@ -104,6 +104,23 @@ class Attention(nn.Module):
         return self.wo(out), (k, v)
 
 
+    def forward_into(self, x: torch.Tensor, rope_row: torch.Tensor, pos: int, cache: tuple[torch.Tensor, torch.Tensor]):
+        """One new slot at `pos`, written into preallocated key/value buffers (B, H, max_len, hd) in place.
+
+        Sampling uses this instead of concatenating caches: concatenation copies the whole cache every step.
+        """
+        b = x.shape[0]
+        qkv = self.wqkv(x).reshape(b, 1, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q = apply_rope(qkv[0], rope_row)
+        k_buf, v_buf = cache
+        k_buf[:, :, pos : pos + 1] = apply_rope(qkv[1], rope_row)
+        v_buf[:, :, pos : pos + 1] = qkv[2]
+        keys = k_buf[:, :, : pos + 1]
+        scores = (q @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        out = (torch.softmax(scores, dim=-1) @ v_buf[:, :, : pos + 1]).transpose(1, 2).reshape(b, 1, -1)
+        return self.wo(out)
+
+
 class FeedForward(nn.Module):
     def __init__(self, cfg: BackboneConfig):
         super().__init__()
@@ -169,6 +186,15 @@ class Backbone(nn.Module):
             h, present = layer(h, rope, mask, None if past is None else past[i])
             presents.append(present)
         return self.norm(h), presents
+
+
+def step_into(backbone: Backbone, h: torch.Tensor, pos: int, caches: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """The backbone for one new slot with preallocated caches (see Attention.forward_into)."""
+    rope_row = backbone.rope[pos : pos + 1]
+    for layer, cache in zip(backbone.layers, caches):
+        h = h + layer.attention.forward_into(layer.attention_norm(h), rope_row, pos, cache)
+        h = h + layer.feed_forward(layer.ffn_norm(h))
+    return backbone.norm(h)
 
 
 def count_parameters(module: nn.Module) -> int:

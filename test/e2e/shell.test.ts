@@ -77,6 +77,7 @@ describe('the served app shell in Chromium', () => {
     await dialog.getByText(/No telemetry/).waitFor()
     await dialog.getByText(/^onnxruntime-node 1\.30\.0/).waitFor()
     await dialog.getByText(/^react 19/).waitFor()
+    await dialog.getByText(/Twemoji by Twitter, Inc and other contributors/).waitFor()
     await dialog.getByRole('button', { name: 'Close' }).click()
     await dialog.waitFor({ state: 'hidden' })
   })

@@ -84,23 +84,37 @@ export function AboutDialog({ open, system, onClose }: Props) {
               </dl>
             </section>
           )}
+          <section aria-labelledby="data-title" className="mb-5">
+            <h3 id="data-title" className="mb-1 font-semibold">
+              Training data of the default model
+            </h3>
+            <ul className="list-disc pl-5 text-zinc-600 dark:text-zinc-400">
+              {notices
+                .filter((n) => n.kind === 'data')
+                .map((n) => (
+                  <li key={n.name}>{n.text}</li>
+                ))}
+            </ul>
+          </section>
           <section aria-labelledby="notices-title">
             <h3 id="notices-title" className="mb-2 font-semibold">
               Third-party notices
             </h3>
             <ul className="space-y-1">
-              {notices.map((n) => (
-                <li key={n.name}>
-                  <details>
-                    <summary className="cursor-pointer">
-                      {n.name} {n.version} — {n.license}
-                    </summary>
-                    <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-zinc-100 p-2 font-mono text-xs dark:bg-zinc-950">
-                      {n.text}
-                    </pre>
-                  </details>
-                </li>
-              ))}
+              {notices
+                .filter((n) => n.kind === 'code')
+                .map((n) => (
+                  <li key={n.name}>
+                    <details>
+                      <summary className="cursor-pointer">
+                        {n.name} {n.version} — {n.license}
+                      </summary>
+                      <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-zinc-100 p-2 font-mono text-xs dark:bg-zinc-950">
+                        {n.text}
+                      </pre>
+                    </details>
+                  </li>
+                ))}
             </ul>
           </section>
         </div>
