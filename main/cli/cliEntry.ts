@@ -40,7 +40,7 @@ async function main(): Promise<number> {
       `inference host ready: onnxruntime ${system.ortVersion}, execution provider ${system.activeProvider}`,
     )
     console.error(
-      `dd-studio generate: no model pack is installed, so there is nothing to sample from yet (mode ${args.mode}, ${args.n} image(s) requested).`,
+      `dd-studio generate: this build cannot sample yet: the engine's samplers are not part of it (mode ${args.mode}, ${args.n} image(s) requested; packs live in models/packs).`,
     )
     return 3
   } finally {

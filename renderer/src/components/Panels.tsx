@@ -16,8 +16,8 @@ export function GeneratePanel({ host }: { host: HostStatus | null }) {
           id="generate-unavailable"
           className="rounded-lg border border-dashed border-zinc-300 p-3 text-zinc-600 dark:border-zinc-700 dark:text-zinc-400"
         >
-          No model pack is installed yet. Packs go in the app's models folder; the built-in default pack
-          appears here once it is part of this build.
+          Sampling is not part of this build yet. The default model pack (emoji32) ships in models/packs; the
+          engine that runs it from this panel comes next.
         </div>
         <button
           type="button"
