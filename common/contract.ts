@@ -9,6 +9,12 @@
  * adapter, and serve mode exposes the same entries over HTTP. Nothing else defines a channel.
  */
 import { z } from 'zod'
+import {
+  GenerateRequestSchema,
+  type GenerationResult,
+  type JobSummary,
+  type PackSummary,
+} from './generation.ts'
 import type { HostStatus, JobProgress, LogEntry, Settings, SystemInfo } from './types.ts'
 import { EXECUTION_PROVIDERS } from './types.ts'
 
@@ -55,6 +61,8 @@ const absolutePath = z
     'must be an absolute path',
   )
 
+const jobId = z.string().regex(/^[0-9a-f-]{36}$/, 'must be a job id (a UUID)')
+
 export const SettingsSchema = z.strictObject({
   theme: z.enum(['dark', 'light']),
   galleryDir: absolutePath,
@@ -93,9 +101,43 @@ export const contract = {
     input: SettingsPatchSchema,
     example: { theme: 'light' },
   }),
+  'packs.list': invoke<PackSummary[]>()({
+    summary:
+      'Every model pack found (built-in and in the models folder), usable or with the problems that stop it.',
+    input: z.strictObject({ rescan: z.boolean().optional() }),
+    example: { rescan: false },
+  }),
+  'packs.import': invoke<PackSummary>()({
+    summary:
+      'Import a pack from a folder or a .zip into the models folder (validated before it becomes visible).',
+    input: z.strictObject({ path: absolutePath }),
+    example: { path: '/home/me/Downloads/my-pack.zip' },
+  }),
+  'jobs.submit': invoke<JobSummary>()({
+    summary: 'Queue a generation job; answers at once with its id and place in the queue.',
+    input: GenerateRequestSchema,
+    example: { mode: '1step', class: 0, seed: 42, n: 4 },
+  }),
+  'jobs.wait': invoke<GenerationResult>()({
+    summary: "Wait for a job to finish; answers with its images, or the job's error.",
+    input: z.strictObject({ jobId: jobId }),
+    example: { jobId: '00000000-0000-4000-8000-000000000000' },
+  }),
+  'jobs.cancel': invoke<JobSummary[]>()({
+    summary: 'Cancel one job (queued: removed; running: stopped at its next step), or all of them.',
+    input: z.union([z.strictObject({ jobId: jobId }), z.strictObject({ all: z.literal(true) })]),
+    example: { all: true },
+  }),
+  'jobs.list': invoke<JobSummary[]>()({
+    summary: 'Queued, running and recently finished jobs.',
+    input: z.strictObject({}),
+    example: {},
+  }),
   'host.onState': event<HostStatus>('The inference host started, crashed, restarted or gave up.'),
   'app.onLog': event<LogEntry>('A log line from main or the inference host.'),
   'jobs.onProgress': event<JobProgress>('Progress of a running generation job.'),
+  'jobs.onChange': event<JobSummary[]>('A job was queued, started, finished, failed or was cancelled.'),
+  'packs.onChange': event<PackSummary[]>('The models folder changed and the packs were scanned again.'),
 } as const
 
 export type Contract = typeof contract

@@ -8,8 +8,10 @@ import type { HostLauncher } from '../host/protocol.ts'
 import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
 import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
 import { EventBus } from '../ipc/eventBus.ts'
+import { JobService } from '../services/jobService.ts'
+import { PackService } from '../services/packService.ts'
 import { SettingsService } from '../services/settingsService.ts'
-import { APP_NAME, APP_VERSION } from './appMeta.ts'
+import { APP_NAME, APP_VERSION, BUILT_IN_PACKS_DIR } from './appMeta.ts'
 
 export interface AppOptions {
   shell: 'electron' | 'serve' | 'cli'
@@ -19,6 +21,10 @@ export interface AppOptions {
   /** Defaults for folders, which differ between the desktop app and serve mode. */
   defaults?: Partial<Settings>
   supervisor?: Partial<SupervisorOptions>
+  /** Folders of built-in packs (default: models/packs of the app). */
+  builtInPackDirs?: string[]
+  /** Re-scan the models folder when it changes (the desktop app and serve mode; not the CLI). */
+  watchPacks?: boolean
 }
 
 export interface App {
@@ -26,6 +32,8 @@ export interface App {
   events: EventBus
   host: HostSupervisor
   settings: SettingsService
+  packs: PackService
+  jobs: JobService
   close(): Promise<void>
 }
 
@@ -54,6 +62,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     options.supervisor,
   )
 
+  const packs = await PackService.open({
+    builtInDirs: options.builtInPackDirs ?? [BUILT_IN_PACKS_DIR],
+    userDir: settings.get().modelsDir,
+    log: (level, message) => log(level, 'main', message),
+    onChange: (list) => events.emit('packs.onChange', list),
+    watch: options.watchPacks ?? options.shell !== 'cli',
+  })
+
+  const jobs = new JobService(host, packs, {
+    appVersion: APP_VERSION,
+    preference: () => settings.get().executionProvider,
+    onProgress: (progress) => events.emit('jobs.onProgress', progress),
+    onChange: (list) => events.emit('jobs.onChange', list),
+  })
+
   const handlers: Handlers = {
     'system.info': async ({ refresh }): Promise<SystemInfo> => {
       const probe = await host.request('systemInfo', {
@@ -75,6 +98,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     'host.restart': () => host.restart(),
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
+    'packs.list': async ({ rescan }) => (rescan ? packs.rescan() : packs.list()),
+    'packs.import': ({ path: source }) => packs.import(source),
+    'jobs.submit': (request) => jobs.submit(request),
+    'jobs.wait': ({ jobId }) => jobs.wait(jobId),
+    'jobs.cancel': (input) => ('all' in input ? jobs.cancelAll() : [jobs.cancel(input.jobId)]),
+    'jobs.list': () => jobs.list(),
   }
 
   const dispatch = createDispatcher(handlers, (name, err) =>
@@ -93,6 +122,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     events,
     host,
     settings,
-    close: () => host.stop(),
+    packs,
+    jobs,
+    close: async () => {
+      jobs.cancelAll()
+      packs.close()
+      await host.stop()
+    },
   }
 }

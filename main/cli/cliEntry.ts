@@ -1,16 +1,42 @@
 /**
- * `npm run generate`: image generation from the command line, through the same app core and inference host as
- * the desktop app. Arguments are validated and the host is started and asked which execution provider it uses;
- * generation itself needs a model pack and the engine's samplers.
+ * `npm run generate`: image generation from the command line, through the same app core, job queue and
+ * inference host as the desktop app. Writes one PNG per image (with its generation metadata) and prints the
+ * timings of each.
  */
+import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { GenerateRequest, GenerationResult, JobSummary } from '../../common/generation.ts'
+import { writeFileAtomic } from '../app/atomicWrite.ts'
 import { createApp } from '../app/createApp.ts'
 import { defaultDataDir } from '../app/dataDir.ts'
 import { childProcessLauncher, StderrTail } from '../host/childProcessLauncher.ts'
-import { GENERATE_USAGE, parseGenerateArgs } from './generateArgs.ts'
+import { GENERATE_USAGE, type GenerateArgs, parseGenerateArgs } from './generateArgs.ts'
+
+function requestOf(args: GenerateArgs): GenerateRequest {
+  const teacher = {
+    ...(args.temperature !== null ? { temperature: args.temperature } : {}),
+    ...(args.topK !== null ? { topK: args.topK } : {}),
+    ...(args.topP !== null ? { topP: args.topP } : {}),
+    ...(args.cfg !== null ? { cfgScale: args.cfg } : {}),
+  }
+  return {
+    ...(args.pack ? { packId: args.pack } : {}),
+    mode: args.mode,
+    class: args.class,
+    ...(args.seed !== null ? { seed: args.seed } : {}),
+    n: args.n,
+    ...(args.tList ? { tList: args.tList } : {}),
+    ...(args.hybrid ? { hybrid: { start: args.hybrid[0], end: args.hybrid[1] } } : {}),
+    ...(Object.keys(teacher).length ? { teacher } : {}),
+  }
+}
+
+function fileName(result: GenerationResult, mode: string, seed: number): string {
+  return `${result.packId}-c${result.classIndex}-${mode}-seed${seed}.png`
+}
 
 async function main(): Promise<number> {
-  let args: ReturnType<typeof parseGenerateArgs>
+  let args: GenerateArgs
   try {
     args = parseGenerateArgs(process.argv.slice(2))
   } catch (err) {
@@ -29,20 +55,36 @@ async function main(): Promise<number> {
     launcher: childProcessLauncher(path.join(import.meta.dirname, 'host.js'), hostStderr.push),
   })
   try {
-    const info = await app.dispatch('system.info', {}, { transport: 'cli' })
-    if (!info.ok) {
-      console.error(`dd-studio generate: the inference host is not usable: ${info.error.message}`)
+    const submitted = await app.dispatch('jobs.submit', requestOf(args), { transport: 'cli' })
+    if (!submitted.ok) {
+      console.error(`dd-studio generate: ${submitted.error.message}`)
+      return submitted.error.code === 'invalid_input' || submitted.error.code === 'not_found' ? 2 : 1
+    }
+    const job = submitted.value as JobSummary
+    console.log(
+      `job ${job.jobId}: pack ${job.packId}, class '${job.className}', mode ${job.mode}, seed ${job.seed}, ${job.n} image(s)`,
+    )
+    const done = await app.dispatch('jobs.wait', { jobId: job.jobId }, { transport: 'cli' })
+    if (!done.ok) {
+      console.error(`dd-studio generate: ${done.error.message}`)
       if (hostStderr.text()) console.error(`[host] last output:\n${hostStderr.text()}`)
       return 1
     }
-    const system = info.value as { activeProvider: string | null; ortVersion: string }
-    console.log(
-      `inference host ready: onnxruntime ${system.ortVersion}, execution provider ${system.activeProvider}`,
-    )
-    console.error(
-      `dd-studio generate: this build cannot sample yet: the engine's samplers are not part of it (mode ${args.mode}, ${args.n} image(s) requested; packs live in models/packs).`,
-    )
-    return 3
+    const result = done.value as GenerationResult
+    await fs.mkdir(args.out, { recursive: true })
+    console.log(`execution provider ${result.provider}`)
+    for (const image of result.images) {
+      const file = path.join(args.out, fileName(result, image.mode, image.seed))
+      await writeFileAtomic(file, image.png)
+      const t = image.timings
+      const agree = image.agreement
+        ? `, tokens = exact teacher ${(100 * image.agreement.identical).toFixed(1)}%`
+        : ''
+      console.log(
+        `${path.relative(process.cwd(), file)}: ${image.mode} seed ${image.seed}: tokens ${t.tokenMs.toFixed(2)} ms, decode ${t.decodeMs.toFixed(2)} ms, other ${t.otherMs.toFixed(2)} ms, total ${t.totalMs.toFixed(2)} ms${agree}`,
+      )
+    }
+    return 0
   } finally {
     await app.close()
   }

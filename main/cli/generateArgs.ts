@@ -2,31 +2,43 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import { GENERATION_MODES, MAX_IMAGES_PER_JOB, MAX_SEED } from '../../common/generation.ts'
 import { describeIssues } from '../ipc/dispatcher.ts'
-
-export const GENERATE_MODES = ['1step', '2step', 'hybrid', 'ar', 'exact', 'compare'] as const
 
 export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class NAME|INDEX] [--mode MODE] [--seed N] [--n N] [--out DIR]
 
-  --pack ID      model pack (default: the built-in default pack)
-  --class C      class name or index
-  --mode MODE    ${GENERATE_MODES.join(' | ')} (default 1step)
-  --seed N       0 .. 2^32-1 (default: random)
-  --n N          images, 1 .. 64 (default 1)
-  --out DIR      where PNGs go (default ./dd-out)
-  --data-dir D   settings and models folder (default: the per-user data folder)`
+  --pack ID          model pack (default: the built-in default pack)
+  --class C          class index, or a class name (a unique part of one is enough; default 0)
+  --mode MODE        ${GENERATION_MODES.join(' | ')} (default 1step)
+                       1step, 2step, custom: the DD student (custom takes --t-list)
+                       hybrid: DD, then the teacher for the first tokens, then DD
+                       ar: the original AR teacher; exact: the teacher driven by the same noise as DD
+                       compare: every mode on the same noise, with token agreement to the exact teacher
+  --seed N           0 .. ${MAX_SEED} (default: random; printed)
+  --n N              images, 1 .. ${MAX_IMAGES_PER_JOB} (default 1)
+  --t-list L         DD trajectory points, e.g. 0,32 (default: the pack's)
+  --hybrid S,E       hybrid: teacher from token S to token E (default: the pack's)
+  --temperature T    teacher sampling (ar, exact, hybrid; default: the pack's)
+  --top-k K          1 .. codebook size
+  --top-p P          (0, 1]
+  --cfg S            classifier-free guidance scale, >= 0
+  --out DIR          where PNGs go (default ./dd-out)
+  --data-dir D       settings and models folder (default: the per-user data folder)`
+
+const intList = z.array(z.number().int()).min(1).max(64)
 
 const GenerateArgsSchema = z.strictObject({
   pack: z.string().min(1).max(200).nullable(),
-  class: z.string().min(1).max(200).nullable(),
-  mode: z.enum(GENERATE_MODES),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 32 - 1)
-    .nullable(),
-  n: z.number().int().min(1).max(64),
+  class: z.union([z.number().int().min(0), z.string().min(1).max(200)]),
+  mode: z.enum(GENERATION_MODES),
+  seed: z.number().int().min(0).max(MAX_SEED).nullable(),
+  n: z.number().int().min(1).max(MAX_IMAGES_PER_JOB),
+  tList: intList.nullable(),
+  hybrid: z.tuple([z.number().int().min(0), z.number().int().min(1)]).nullable(),
+  temperature: z.number().gt(0).nullable(),
+  topK: z.number().int().min(1).nullable(),
+  topP: z.number().gt(0).max(1).nullable(),
+  cfg: z.number().min(0).nullable(),
   out: z.string().min(1).max(4096),
   dataDir: z.string().min(1).max(4096).nullable(),
   help: z.boolean(),
@@ -34,9 +46,19 @@ const GenerateArgsSchema = z.strictObject({
 
 export type GenerateArgs = z.infer<typeof GenerateArgsSchema>
 
-function toNumber(value: string | undefined): number | null | undefined {
+function toInt(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  return /^-?\d+$/.test(value) ? Number(value) : Number.NaN
+  return /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN
+}
+
+function toFloat(value: string | undefined): number | null {
+  if (value === undefined) return null
+  return /^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(value.trim()) ? Number(value) : Number.NaN
+}
+
+function toList(value: string | undefined): number[] | null {
+  if (value === undefined) return null
+  return value.split(',').map((v) => toInt(v) ?? Number.NaN)
 }
 
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
@@ -50,21 +72,44 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       mode: { type: 'string' },
       seed: { type: 'string' },
       n: { type: 'string' },
+      't-list': { type: 'string' },
+      hybrid: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      cfg: { type: 'string' },
       out: { type: 'string' },
       'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
+  const classArg = values.class ?? '0'
   const parsed = GenerateArgsSchema.safeParse({
     pack: values.pack ?? null,
-    class: values.class ?? null,
+    class: /^\d+$/.test(classArg) ? Number(classArg) : classArg,
     mode: values.mode ?? '1step',
-    seed: toNumber(values.seed) ?? null,
-    n: toNumber(values.n) ?? 1,
+    seed: toInt(values.seed) ?? null,
+    n: toInt(values.n) ?? 1,
+    tList: toList(values['t-list']),
+    hybrid: toList(values.hybrid),
+    temperature: toFloat(values.temperature),
+    topK: toInt(values['top-k']) ?? null,
+    topP: toFloat(values['top-p']),
+    cfg: toFloat(values.cfg),
     out: path.resolve(values.out ?? 'dd-out'),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : null,
     help: values.help ?? false,
   })
-  if (!parsed.success) throw new Error(describeIssues(parsed.error).replaceAll('input.', '--'))
+  if (!parsed.success) {
+    const flags: Record<string, string> = {
+      tList: 't-list',
+      topK: 'top-k',
+      topP: 'top-p',
+      dataDir: 'data-dir',
+    }
+    throw new Error(
+      describeIssues(parsed.error).replace(/input\.(\w+)/g, (_, key: string) => `--${flags[key] ?? key}`),
+    )
+  }
   return parsed.data
 }

@@ -5,6 +5,8 @@
  */
 import { AppError, fail, ok, type Result } from '../../common/result.ts'
 import type { ProviderProbe } from '../../common/types.ts'
+import { generate } from '../engine/generate.ts'
+import { openPackRuntime, type PackRuntime } from '../engine/packRuntime.ts'
 import {
   chooseProvider,
   isCudaInstalled,
@@ -44,34 +46,101 @@ function connectToParent(): ParentLink {
 
 let probeCache: { probes: ProviderProbe[]; at: string } | null = null
 
-async function systemInfo(input: HostInput<'systemInfo'>): Promise<HostOutput<'systemInfo'>> {
-  if (!probeCache || input.refresh) {
+async function probe(refresh: boolean): Promise<{ probes: ProviderProbe[]; at: string }> {
+  if (!probeCache || refresh) {
     const probes = await probeProviders(providerCandidates(process.platform, isCudaInstalled()))
     probeCache = { probes, at: new Date().toISOString() }
   }
+  return probeCache
+}
+
+async function systemInfo(input: HostInput<'systemInfo'>): Promise<HostOutput<'systemInfo'>> {
+  const { probes, at } = await probe(input.refresh)
   return {
     nodeVersion: process.versions.node,
     ortVersion: ortVersion(),
-    providers: probeCache.probes,
-    activeProvider: chooseProvider(probeCache.probes, input.preference),
-    probedAt: probeCache.at,
+    providers: probes,
+    activeProvider: chooseProvider(probes, input.preference),
+    probedAt: at,
   }
 }
 
+/** Idle sessions are released after this long (the next job loads them again). */
+const SESSION_IDLE_MS = 5 * 60_000
+
+/** Open packs, by folder and manifest hash; one at a time stays open (a new pack releases the old). */
+let openPack: { key: string; runtime: Promise<PackRuntime> } | null = null
+
+async function runtimeFor(input: HostInput<'generate'>, ctx: RequestContext): Promise<PackRuntime> {
+  const { probes } = await probe(false)
+  const preferred = chooseProvider(probes, input.preference)
+  const working = probes.filter((p) => p.available).map((p) => p.name)
+  const order = preferred ? [preferred, ...working.filter((p) => p !== preferred)] : working
+  const key = `${input.packDir}\n${input.plan.packHash}\n${order.join(',')}`
+  if (openPack?.key !== key) {
+    const old = openPack
+    openPack = {
+      key,
+      runtime: openPackRuntime(input.packDir, input.manifest, {
+        providers: order,
+        idleMs: SESSION_IDLE_MS,
+        log: (level, message) => ctx.log(level, message),
+      }),
+    }
+    openPack.runtime.catch(() => {
+      if (openPack?.key === key) openPack = null
+    })
+    if (old) void old.runtime.then((rt) => rt.sessions.close()).catch(() => undefined)
+  }
+  return openPack.runtime
+}
+
+async function runGenerate(
+  input: HostInput<'generate'>,
+  ctx: RequestContext,
+): Promise<HostOutput<'generate'>> {
+  const runtime = await runtimeFor(input, ctx)
+  return generate(
+    runtime,
+    input.plan,
+    { appVersion: input.appVersion, jobId: input.jobId },
+    { signal: ctx.signal, onProgress: ctx.progress },
+  )
+}
+
+async function releasePacks(): Promise<HostOutput<'releasePacks'>> {
+  const old = openPack
+  openPack = null
+  if (!old) return { released: 0 }
+  await old.runtime.then((rt) => rt.sessions.close()).catch(() => undefined)
+  return { released: 1 }
+}
+
+interface RequestContext {
+  signal: AbortSignal
+  progress(step: number, total: number, etaMs: number | null): void
+  log(level: 'info' | 'warn', message: string): void
+}
+
 type RequestHandlers = {
-  [T in HostRequestType]: (input: HostRequests[T]['input']) => Promise<HostRequests[T]['output']>
+  [T in HostRequestType]: (
+    input: HostRequests[T]['input'],
+    ctx: RequestContext,
+  ) => Promise<HostRequests[T]['output']>
 }
 
 const handlers: RequestHandlers = {
   systemInfo,
   ping: async () => ({ pid: process.pid }),
+  generate: runGenerate,
+  releasePacks,
 }
 
-async function handle(type: HostRequestType, input: unknown): Promise<Result<unknown>> {
-  const handler = handlers[type] as ((input: unknown) => Promise<unknown>) | undefined
+async function handle(type: HostRequestType, input: unknown, ctx: RequestContext): Promise<Result<unknown>> {
+  const handler = handlers[type] as ((input: unknown, ctx: RequestContext) => Promise<unknown>) | undefined
   if (!handler) return fail('unknown_method', `the inference host has no request '${String(type)}'`)
   try {
-    return ok(await handler(input))
+    return ok(await handler(input, ctx))
   } catch (err) {
     if (err instanceof AppError) return fail(err.code, err.message)
     return fail('internal', err instanceof Error ? err.message : String(err))
@@ -91,14 +160,27 @@ function main(): void {
       process.exit(70)
     }
   })
+  const running = new Map<number, AbortController>()
   parent.listen((message) => {
     if (message.kind === 'shutdown') {
       process.exit(0)
     }
+    if (message.kind === 'cancel') {
+      running.get(message.id)?.abort()
+    }
     if (message.kind === 'request') {
-      void handle(message.type, message.input).then((result) =>
-        parent.post({ kind: 'response', id: message.id, result }),
-      )
+      const id = message.id
+      const controller = new AbortController()
+      running.set(id, controller)
+      const ctx: RequestContext = {
+        signal: controller.signal,
+        progress: (step, total, etaMs) => parent.post({ kind: 'progress', id, step, total, etaMs }),
+        log: (level, text) => parent.post({ kind: 'log', level, message: text }),
+      }
+      void handle(message.type, message.input, ctx).then((result) => {
+        running.delete(id)
+        parent.post({ kind: 'response', id, result })
+      })
     }
   })
   parent.post({ kind: 'ready', pid: process.pid })

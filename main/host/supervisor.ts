@@ -38,6 +38,13 @@ interface Pending {
   type: HostRequestType
   resolve(value: unknown): void
   reject(err: AppError): void
+  onProgress?: RequestOptions['onProgress']
+}
+
+export interface RequestOptions {
+  onProgress?: (step: number, total: number, etaMs: number | null) => void
+  /** Aborting sends a cancel to the host; the request then rejects with 'cancelled'. */
+  signal?: AbortSignal
 }
 
 /** The gate requests wait on until a host process is ready. */
@@ -141,7 +148,11 @@ export class HostSupervisor {
     })
   }
 
-  async request<T extends HostRequestType>(type: T, input: HostInput<T>): Promise<HostOutput<T>> {
+  async request<T extends HostRequestType>(
+    type: T,
+    input: HostInput<T>,
+    options: RequestOptions = {},
+  ): Promise<HostOutput<T>> {
     if (this.current.state === 'stopped' || this.current.state === 'failed') {
       throw new AppError(
         'unavailable',
@@ -149,16 +160,31 @@ export class HostSupervisor {
       )
     }
     const channel = await this.ready.promise
+    if (options.signal?.aborted) throw new AppError('cancelled', 'the job was cancelled')
     const id = this.nextId++
+    const onAbort = () => {
+      if (!this.pending.has(id)) return
+      try {
+        channel.send({ kind: 'cancel', id })
+      } catch {
+        // The host is gone; its exit rejects the request.
+      }
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
     return new Promise<HostOutput<T>>((resolve, reject) => {
-      this.pending.set(id, { type, resolve: resolve as (v: unknown) => void, reject })
+      this.pending.set(id, {
+        type,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: options.onProgress,
+      })
       try {
         channel.send({ kind: 'request', id, type, input })
       } catch (err) {
         this.pending.delete(id)
         reject(new AppError('host_crashed', `could not reach the inference host: ${String(err)}`))
       }
-    })
+    }).finally(() => options.signal?.removeEventListener('abort', onAbort))
   }
 
   private spawn(): void {
@@ -212,6 +238,9 @@ export class HostSupervisor {
         else pending.reject(new AppError(message.result.error.code, message.result.error.message))
         return
       }
+      case 'progress':
+        this.pending.get(message.id)?.onProgress?.(message.step, message.total, message.etaMs)
+        return
       case 'log':
         this.events.onLog(message.level, message.message)
         return

@@ -1,7 +1,7 @@
 """Stage 9: evaluation of a built pack, mode by mode, on the same noise.
 
-Features come from a small classifier trained only on the real emoji (so the distance is called FID-emoji, not
-FID: no Inception weights exist on this machine). For every mode we report FID-emoji against the real images,
+Features come from the pipeline's classifier, trained only on the real emoji (classifier.py; the distance is
+called FID-emoji, not FID: no Inception weights exist on this machine). For every mode we report FID-emoji against the real images,
 class accuracy of that classifier on the generated images, token agreement with the exact teacher on the same
 noise, and the sampling time per image in this process. Modes:
   teacher_ar     the teacher, sampled stochastically (CFG, temperature, top-k as in the pack)
@@ -15,15 +15,13 @@ noise, and the sampling time per image in this process. Modes:
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
+from .classifier import FeatureNet, batched, decode, frechet_distance
 from .common import MetricsLog, Progress, atomic_path, save_json
 from .config import PipelineConfig
 from .mapping import flow_map_support
@@ -34,73 +32,6 @@ from .teacher import Teacher, sample_ar, stochastic_chooser
 from .vq import VQTokenizer, images_to_tensor
 
 MODES = ["teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid", "onestep"]
-
-
-class FeatureNet(nn.Module):
-    """A small CNN classifier; its penultimate layer (128-d) gives the FID-emoji features."""
-
-    def __init__(self, n_classes: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-            nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
-            nn.Conv2d(128, 128, 3, stride=2, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )  # fmt: skip
-        self.head = nn.Linear(128, n_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
-def train_classifier(images: np.ndarray, classes: np.ndarray, val_mask: np.ndarray, n_classes: int, cfg: PipelineConfig):
-    torch.manual_seed(cfg.seed)
-    net = FeatureNet(n_classes)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    data = images_to_tensor(images)
-    labels = torch.from_numpy(classes).long()
-    train_idx = np.flatnonzero(~val_mask)
-    steps = cfg.eval.classifier_steps
-    progress = Progress(steps, "classifier")
-    net.train()
-    for step in range(steps):
-        rng = np.random.default_rng([cfg.seed, 9, step])
-        idx = rng.choice(train_idx, size=min(128, len(train_idx)))
-        x = data[idx]
-        # Light augmentation: small shifts, so the features do not key on exact pixel positions.
-        dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
-        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        for group in opt.param_groups:
-            group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss = F.cross_entropy(net(x), labels[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        progress.update(1, loss=loss.item())
-    net.eval()
-    with torch.no_grad():
-        val = torch.from_numpy(val_mask)
-        acc = (batched(net, data[val]).argmax(-1) == labels[val]).float().mean().item() if val.any() else float("nan")
-    return net, acc
-
-
-@torch.no_grad()
-def batched(fn, x: torch.Tensor, size: int = 500) -> torch.Tensor:
-    return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)])
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (float64, eigen-decompositions only)."""
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    vals, vecs = np.linalg.eigh(s1)
-    s1_half = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
-    cross = np.linalg.eigvalsh(s1_half @ s2 @ s1_half)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(cross, 0, None)).sum())
 
 
 class Sampler:
@@ -170,10 +101,6 @@ class Sampler:
         return self.vq.quantize(torch.nn.functional.normalize(latents, dim=-1))
 
 
-def decode(vq: VQTokenizer, latents: torch.Tensor) -> torch.Tensor:
-    return batched(lambda z: vq.decode_latents(z).clamp(-1, 1), latents)
-
-
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
@@ -202,11 +129,12 @@ def evaluate(
     student: Student,
     split_t: int,
     pairs: dict,
+    classifier: FeatureNet,
+    classifier_metrics: dict,
     grids_dir: Path,
 ) -> dict:
     e = cfg.eval
     log = MetricsLog(grids_dir / "metrics.jsonl")
-    classifier, real_acc = train_classifier(dataset.images, dataset.class_id, val_mask, dataset.n_classes, cfg)
     real = images_to_tensor(dataset.images)
     real_feats = batched(classifier.features, real).numpy().astype(np.float64)
     sampler = Sampler(cfg, vq, teacher.eval(), student.eval(), split_t, pairs)
@@ -215,7 +143,7 @@ def evaluate(
     n_tokens, d = teacher.seq_len, sampler.book.shape[1]
     results: dict = {
         "samples_per_mode": n,
-        "classifier": {"real_val_accuracy": round(real_acc, 4), "feature_dim": 128},
+        "classifier": classifier_metrics,
         "real_vs_real_fid_emoji": None,
         "modes": {},
     }

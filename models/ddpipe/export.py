@@ -141,8 +141,14 @@ def export_pack(
     metrics: dict,
     out_dir: Path,
     repo: Path,
+    pairs: dict | None = None,
 ) -> Path:
-    """Writes the pack into a temporary folder and renames it over out_dir only when complete."""
+    """Writes the pack into a temporary folder and renames it over out_dir only when complete.
+
+    With `pairs`, parity.json also carries end-to-end fixtures: held-out pairs (class, noise seed, the exact
+    teacher's tokens), which the app's exact-teacher mode must reproduce, and the student's 1-step and 2-step
+    ids for a few seeds, which the app's DD samplers must reproduce.
+    """
     book = vq.normalized_codebook().detach()
     n_tokens = teacher.seq_len
     grid = teacher.backbone.cfg.grid
@@ -217,6 +223,8 @@ def export_pack(
             "outputs": {"logits": _tensor_json(step_logits), "present_k": _tensor_json(present_k), "present_v": _tensor_json(present_v)},
         },
     }
+    if pairs is not None:
+        parity["sampling"] = sampling_fixtures(cfg, student, book, pairs, split_t)
     with atomic_path(tmp_dir / "parity.json") as tmp:
         tmp.write_text(json.dumps(parity, separators=(",", ":")))
 
@@ -228,6 +236,33 @@ def export_pack(
         shutil.rmtree(out_dir)
     tmp_dir.rename(out_dir)
     return out_dir
+
+
+EXACT_FIXTURE_SEQUENCES = 48
+
+
+@torch.no_grad()
+def sampling_fixtures(cfg: PipelineConfig, student: Student, book: torch.Tensor, pairs: dict, split_t: torch.Tensor) -> dict:
+    from .student import noise_for, run_steps
+
+    n_val = pairs["n_val"]
+    take = min(EXACT_FIXTURE_SEQUENCES, n_val)
+    lo = len(pairs["tokens"]) - n_val
+    seeds = [int(v) for v in pairs["seeds"][lo : lo + take]]
+    classes = [int(v) for v in pairs["classes"][lo : lo + take]]
+    exact = {"classes": classes, "seeds": seeds, "tokens": pairs["tokens"][lo : lo + take].astype(int).tolist()}
+    n_tokens, d = pairs["tokens"].shape[1], book.shape[1]
+    dd_seeds = list(range(42, 50))
+    dd_classes = [i % len(np.unique(pairs["classes"])) for i in range(len(dd_seeds))]
+    eps = torch.from_numpy(noise_for(np.array(dd_seeds), n_tokens, d))
+    cls = torch.tensor(dd_classes, dtype=torch.long)
+    student = student.eval()
+    one = run_steps(student, eps, cls, [0], int(split_t), book)[0]
+    two = run_steps(student, eps, cls, [0, cfg.student.t2], int(split_t), book)[0]
+    return {
+        "exactTeacher": exact,
+        "student": {"classes": dd_classes, "seeds": dd_seeds, "ids1step": one.tolist(), "ids2step": two.tolist()},
+    }
 
 
 def build_manifest(

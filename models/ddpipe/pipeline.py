@@ -11,6 +11,7 @@ Training stages checkpoint as they go, so an interrupted run resumes where it st
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -25,7 +26,7 @@ from .config import PipelineConfig, load_config
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = MODELS_DIR.parent
-STAGES = ["dataset", "vq", "tokens", "teacher", "pairs", "student", "export"]
+STAGES = ["dataset", "vq", "tokens", "teacher", "pairs", "classifier", "student", "export"]
 
 
 class Context:
@@ -44,6 +45,12 @@ class Context:
         rng = np.random.default_rng([self.cfg.seed, 1])
         return rng.random(n) < self.cfg.dataset.val_fraction
 
+    def judge(self, vq):
+        """FID-emoji and class accuracy against the real images, with the classifier stage's network."""
+        from .classifier import Judge, load_classifier
+
+        return Judge(load_classifier(self.work), vq, self.dataset().images)
+
 
 def stage_done(ctx: Context, stage: str) -> bool:
     w = ctx.work
@@ -53,6 +60,7 @@ def stage_done(ctx: Context, stage: str) -> bool:
         "tokens": (w / "tokens.npz").exists(),
         "teacher": (w / "teacher" / "final.pt").exists(),
         "pairs": (w / "pairs" / "pairs.npz").exists(),
+        "classifier": (w / "classifier" / "final.pt").exists(),
         "student": (w / "student" / "final.pt").exists(),
         "export": (ctx.out / "manifest.json").exists(),
     }[stage]
@@ -67,6 +75,7 @@ def clear_from(ctx: Context, stage: str) -> None:
         "tokens": [w / "tokens.npz"],
         "teacher": [w / "teacher"],
         "pairs": [w / "pairs"],
+        "classifier": [w / "classifier"],
         "student": [w / "student"],
         "export": [ctx.out],
     }
@@ -116,13 +125,20 @@ def run_stage(ctx: Context, stage: str) -> None:
         vq = load_vq(cfg, work)
         metrics = make_pairs(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), work)
         print(f"pairs: {metrics}", file=sys.stderr)
+    elif stage == "classifier":
+        from .classifier import build_classifier
+
+        data = ctx.dataset()
+        metrics = build_classifier(cfg, data, ctx.val_mask(len(data)), work)
+        print(f"classifier: {metrics}", file=sys.stderr)
     elif stage == "student":
         from .pairs import load_pairs
         from .student import train_student
         from .teacher import load_teacher
 
         vq = load_vq(cfg, work)
-        metrics = train_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work)
+        judge = ctx.judge(vq) if is_main_process() else None
+        metrics = train_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work, judge)
         print(f"student: {metrics}", file=sys.stderr)
     elif stage == "export":
         from .export import export_pack, verify_pack_files
@@ -136,16 +152,16 @@ def run_stage(ctx: Context, stage: str) -> None:
         student = load_student(work, teacher, book)
         metrics = collect_metrics(work)
         meta = dict(data.meta)
-        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT)
+        from .pairs import load_pairs
+
+        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT, load_pairs(work))
         verify_pack_files(ctx.out)
         print(f"export: {ctx.out}", file=sys.stderr)
 
 
 def collect_metrics(work: Path) -> dict:
-    import json
-
     metrics = {}
-    for stage in ("vq", "teacher", "pairs", "student"):
+    for stage in ("vq", "teacher", "pairs", "classifier", "student"):
         path = work / stage / "metrics.json"
         if path.exists():
             metrics[stage] = json.loads(path.read_text())
@@ -166,7 +182,6 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
         if start_from:
             clear_from(ctx, start_from)
     timings_path = work / "timings.json"
-    import json
 
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     rank, world = dist_info()
@@ -195,6 +210,7 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
 def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None, grids: Path | None, samples: int | None) -> dict:
     import dataclasses
 
+    from .classifier import load_classifier
     from .evaluate import add_eval_to_pack, evaluate
     from .export import chosen_split_t, verify_pack_files
     from .pairs import load_pairs
@@ -215,13 +231,69 @@ def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None
     book = vq.normalized_codebook().detach()
     teacher = load_teacher(work, cfg)
     student = load_student(work, teacher, book)
-    split_t = chosen_split_t(cfg, collect_metrics(work))
+    metrics = collect_metrics(work)
+    split_t = chosen_split_t(cfg, metrics)
+    if "classifier" not in metrics:
+        raise PipelineError(f"the classifier stage has not run for {work} (run `build {pack}` first)")
+    classifier = load_classifier(work)
     t0 = time.time()
-    results = evaluate(cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, load_pairs(work), grids)
+    results = evaluate(
+        cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, load_pairs(work), classifier, metrics["classifier"], grids
+    )
     results["eval_seconds"] = round(time.time() - t0, 1)
     add_eval_to_pack(out, results)
     save_json(grids / "eval.json", results)
     print(results_table(results))
+    return results
+
+
+def ablate_t2(pack: str, config: Path | None, work: Path | None, grids: Path | None, values: list[int], steps: int) -> dict:
+    """Short student runs, one per t2 candidate, from the same teacher and pairs; scored with FID-emoji.
+
+    t2 is the second trajectory point: it sets where 2-step sampling restarts and which inputs the student trains
+    on, so unlike split_t it needs retraining. Each variant trains `steps` steps into work/ablation/t2-<v>/ and is
+    scored on the held-out pairs' noise with its own best split_t. The result goes to models/eval/<pack>/t2_ablation.json;
+    the config's student.t2 is then set from it by hand (the table in models/README.md says which was chosen).
+    """
+    import dataclasses
+
+    from .pairs import load_pairs
+    from .student import train_student
+    from .teacher import load_teacher
+    from .vq import load_vq
+
+    cfg = load_config(config or MODELS_DIR / "configs" / f"{pack}.json")
+    work = work or MODELS_DIR / ".cache" / "work" / pack
+    grids = grids or MODELS_DIR / "eval" / cfg.pack.id
+    ctx = Context(cfg, work, MODELS_DIR / "packs" / cfg.pack.id)
+    missing = [s for s in STAGES[: STAGES.index("student")] if not stage_done(ctx, s)]
+    if missing:
+        raise PipelineError(f"run `build {pack} --stop-after classifier` first (missing: {', '.join(missing)})")
+    vq = load_vq(cfg, work)
+    book = vq.normalized_codebook().detach()
+    teacher = load_teacher(work, cfg)
+    pairs = load_pairs(work)
+    judge = ctx.judge(vq)
+    n_tokens = teacher.seq_len
+    results: dict = {"steps_per_variant": steps, "values": {}}
+    for value in values:
+        if not 0 < value < n_tokens:
+            raise PipelineError(f"t2 = {value} is outside 1..{n_tokens - 1}")
+        variant = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, t2=value, steps=steps))
+        t0 = time.time()
+        metrics = train_student(variant, teacher, book, pairs, work, judge, stage=work / "ablation" / f"t2-{value}")
+        best = str(metrics["chosen_split_t"])
+        results["values"][str(value)] = {
+            "chosen_split_t": metrics["chosen_split_t"],
+            **metrics["split_t_ablation"][best],
+            "token_agreement_1step": metrics["token_agreement_1step"],
+            "token_agreement_2step": metrics["token_agreement_2step"],
+            "seconds": round(time.time() - t0, 1),
+        }
+        print(f"t2 {value}: {results['values'][str(value)]}", file=sys.stderr)
+    results["best_t2_by_fid_emoji_2step"] = int(min(results["values"], key=lambda v: results["values"][v]["fid_emoji_2step"]))
+    save_json(grids / "t2_ablation.json", results)
+    print(json.dumps(results, indent=2))
     return results
 
 
@@ -254,6 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--grids", type=Path, help="where sample grids go (default models/eval/<id>)")
     ev.add_argument("--samples", type=int, help="samples per mode (default from the config)")
     ev.add_argument("--threads", type=int)
+    ab = sub.add_parser("ablate-t2", help="short student runs, one per t2 candidate, scored with FID-emoji")
+    ab.add_argument("pack")
+    ab.add_argument("--config", type=Path)
+    ab.add_argument("--work", type=Path)
+    ab.add_argument("--grids", type=Path, help="where t2_ablation.json goes (default models/eval/<id>)")
+    ab.add_argument("--values", default="16,32,48", help="comma-separated t2 candidates")
+    ab.add_argument("--steps", type=int, default=300, help="training steps per candidate")
+    ab.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     setup_torch(args.threads)
     try:
@@ -263,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pack ready: {out}")
         elif args.command == "eval":
             run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples)
+        elif args.command == "ablate-t2":
+            try:
+                values = [int(v) for v in args.values.split(",")]
+            except ValueError:
+                raise PipelineError(f"--values must be comma-separated integers, got {args.values!r}") from None
+            ablate_t2(args.pack, args.config, args.work, args.grids, values, args.steps)
     except PipelineError as err:
         print(f"ddpipe: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import torch
 from conftest import MODELS
 from ddpipe.common import PipelineError, setup_torch
 from ddpipe.export import validate_manifest, verify_pack_files
-from ddpipe.pipeline import build
+from ddpipe.pipeline import ablate_t2, build, run_eval
 
 
 def copy_work(smoke_work, tmp_path, keep: list[str]):
@@ -48,7 +48,7 @@ def test_a_tampered_pack_is_caught(smoke_build, tmp_path):
 
 def test_finished_stages_are_skipped_and_training_resumes_from_its_checkpoint(smoke_build, tmp_path, capsys):
     smoke_work, _ = smoke_build
-    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "student"])
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "classifier", "student"])
     # An interrupted student run: its checkpoint is there, its final weights are not.
     (work / "student" / "final.pt").unlink()
     checkpoint = torch.load(work / "student" / "checkpoint.pt")
@@ -57,7 +57,7 @@ def test_finished_stages_are_skipped_and_training_resumes_from_its_checkpoint(sm
     setup_torch()
     out = build("smoke", None, tmp_path / "pack", work, None, None)
     log = capsys.readouterr().err
-    for stage in ("dataset", "vq", "tokens", "teacher", "pairs"):
+    for stage in ("dataset", "vq", "tokens", "teacher", "pairs", "classifier"):
         assert f"[{stage}] done already" in log
     assert "[student] running" in log
     assert "student [" in log and " 20/40 " not in log.split("student [")[0]
@@ -97,7 +97,7 @@ def free_port() -> int:
 
 def test_student_trains_under_torchrun_with_two_gloo_processes(smoke_build, tmp_path):
     smoke_work, _ = smoke_build
-    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs"])
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "classifier"])
     env = {**os.environ, "PYTHONPATH": str(MODELS), "OMP_NUM_THREADS": "1"}
     # Explicit --redirects/--tee: torch 1.13's torchrun cannot parse its own default ("0") under Python 3.11.
     cmd = [
@@ -120,3 +120,34 @@ def test_smoke_eval_reports_every_mode(smoke_build):
     assert set(results["modes"]) == {"teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid", "onestep"}
     assert results["modes"]["teacher_exact"]["token_agreement_with_exact_teacher"] == 1.0
     verify_pack_files(pack)
+
+
+def test_split_t_is_chosen_by_fid_emoji_and_stored(smoke_build):
+    smoke_work, pack = smoke_build
+    metrics = json.loads((smoke_work / "student" / "metrics.json").read_text())
+    ablation = metrics["split_t_ablation"]
+    scores = {int(k): v["fid_emoji_1step"] + v["fid_emoji_2step"] for k, v in ablation.items()}
+    assert metrics["chosen_split_t"] == min(scores, key=scores.get)
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["sampling"]["splitT"] == metrics["chosen_split_t"]
+
+
+def test_t2_ablation_trains_one_variant_per_value(smoke_build, tmp_path):
+    smoke_work, _ = smoke_build
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "classifier"])
+    setup_torch()
+    results = ablate_t2("smoke", None, work, tmp_path / "grids", [16, 40], 4)
+    assert set(results["values"]) == {"16", "40"}
+    assert results["best_t2_by_fid_emoji_2step"] in (16, 40)
+    assert json.loads((tmp_path / "grids" / "t2_ablation.json").read_text()) == results
+    assert (work / "ablation" / "t2-40" / "final.pt").exists()
+    with pytest.raises(PipelineError, match="t2 = 64 is outside 1..63"):
+        ablate_t2("smoke", None, work, tmp_path / "grids", [64], 4)
+
+
+def test_eval_without_the_classifier_stage_says_so(smoke_build, tmp_path):
+    smoke_work, pack = smoke_build
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "student"])
+    setup_torch()
+    with pytest.raises(PipelineError, match="classifier"):
+        run_eval("smoke", None, pack, work, tmp_path / "grids", 8)

@@ -1,0 +1,137 @@
+/**
+ * What a generation request is and what comes back. The zod schema checks everything that does not depend on a
+ * pack; main/engine/plan.ts checks the rest against the pack the request names.
+ */
+import { z } from 'zod'
+
+export const SINGLE_MODES = ['1step', '2step', 'custom', 'hybrid', 'ar', 'exact'] as const
+export type SingleMode = (typeof SINGLE_MODES)[number]
+/** What 'compare' runs unless told otherwise ('custom' needs its own t_list). */
+export const DEFAULT_COMPARE_MODES: readonly SingleMode[] = ['exact', '1step', '2step', 'hybrid', 'ar']
+export const GENERATION_MODES = [...SINGLE_MODES, 'compare'] as const
+export type GenerationMode = (typeof GENERATION_MODES)[number]
+
+/** Images per request; larger batches belong in several jobs. */
+export const MAX_IMAGES_PER_JOB = 64
+export const MAX_SEED = 2 ** 32 - 1
+
+const packId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a pack id (lower-case letters, digits and dashes)')
+
+export const TeacherParamsSchema = z.strictObject({
+  cfgScale: z.number().min(0, 'must be >= 0').max(50, 'must be <= 50'),
+  temperature: z.number().gt(0, 'must be > 0').max(10, 'must be <= 10'),
+  /** 1..codebook size (checked against the pack); the codebook size means no truncation. */
+  topK: z.number().int('must be an integer').min(1, 'must be >= 1'),
+  topP: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1'),
+})
+export type TeacherParams = z.infer<typeof TeacherParamsSchema>
+
+export const GenerateRequestSchema = z.strictObject({
+  /** The pack to use; the built-in default pack when omitted. */
+  packId: packId.optional(),
+  mode: z.enum(GENERATION_MODES),
+  /** A class index, or a class name (a unique part of one is enough). */
+  class: z.union([
+    z.number().int('must be an integer').min(0, 'must be >= 0'),
+    z.string().trim().min(1, 'must not be empty').max(200),
+  ]),
+  /** Image i of the job uses seed (seed + i) mod 2^32; a random seed when omitted (and reported). */
+  seed: z.number().int('must be an integer').min(0).max(MAX_SEED, `must be at most ${MAX_SEED}`).optional(),
+  n: z.number().int('must be an integer').min(1).max(MAX_IMAGES_PER_JOB).optional(),
+  /** DD trajectory points: [0] is one step; the pack's [0, t2] is two steps; 'custom' takes any. */
+  tList: z.array(z.number().int('must be an integer').min(0)).min(1).max(64).optional(),
+  hybrid: z
+    .strictObject({ start: z.number().int().min(0), end: z.number().int().min(1) })
+    .partial()
+    .optional(),
+  teacher: TeacherParamsSchema.partial().optional(),
+  /** For mode 'compare': the modes to run on the same noise (default: all). */
+  compareModes: z.array(z.enum(SINGLE_MODES)).min(1).max(SINGLE_MODES.length).optional(),
+})
+export type GenerateRequest = z.infer<typeof GenerateRequestSchema>
+
+export interface Timings {
+  /** Token generation: generator runs, teacher steps and the flow map. */
+  tokenMs: number
+  decodeMs: number
+  /** Noise, tensors, PNG encoding and everything else. */
+  otherMs: number
+  totalMs: number
+}
+
+export interface TokenAgreement {
+  /** Share of tokens identical to the exact teacher's on the same noise, 0..1. */
+  identical: number
+  /** Per position, the share of this job's images whose token differs from the exact teacher's. */
+  disagreement: number[]
+}
+
+export interface GeneratedImage {
+  index: number
+  seed: number
+  mode: SingleMode
+  width: number
+  height: number
+  /** PNG with the generation metadata in iTXt chunks. */
+  png: Uint8Array
+  ids: number[]
+  /** Timings of the batch this image was part of, divided by the batch size. */
+  timings: Timings
+  agreement: TokenAgreement | null
+}
+
+export interface GenerationResult {
+  jobId: string
+  packId: string
+  classIndex: number
+  className: string
+  seed: number
+  modes: SingleMode[]
+  provider: string
+  images: GeneratedImage[]
+  /** Per mode, over the whole job. */
+  modeTimings: Record<string, Timings>
+  agreement: Record<string, TokenAgreement>
+}
+
+export type JobStateName = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface JobSummary {
+  jobId: string
+  state: JobStateName
+  position: number | null
+  packId: string
+  mode: string
+  n: number
+  seed: number
+  className: string
+  error: { code: string; message: string } | null
+}
+
+/** A model pack as the UI sees it. */
+export interface PackSummary {
+  id: string
+  source: 'built-in' | 'user'
+  status: 'ready' | 'broken'
+  /** Why a broken pack cannot be used, one line per problem (naming the file or field). */
+  problems: string[]
+  dir: string
+  name: string | null
+  version: string | null
+  description: string | null
+  classes: { index: number; name: string }[]
+  image: { width: number; height: number } | null
+  tokens: number | null
+  /** The pack's default settings for each mode. */
+  defaults: {
+    tLists: Record<string, number[]>
+    splitT: number
+    hybrid: { start: number; end: number }
+    teacher: TeacherParams
+  } | null
+  isDefault: boolean
+}

@@ -1,0 +1,218 @@
+/**
+ * One generation job in the inference host: noise for every image, the plan's modes on that same noise, decode,
+ * PNG with metadata. Timings are split into token generation, decode and the rest; compare jobs report each
+ * mode's token agreement with the exact teacher.
+ */
+import type {
+  GeneratedImage,
+  GenerationResult,
+  SingleMode,
+  Timings,
+  TokenAgreement,
+} from '../../common/generation.ts'
+import { batchSeed, gaussianNoiseBatch, NOISE_SPEC } from './noise.ts'
+import { encodePng } from './output/png.ts'
+import type { PackRuntime } from './packRuntime.ts'
+import type { GenerationPlan } from './plan.ts'
+import {
+  decodeLatents,
+  exactChooser,
+  latentsOf,
+  type SampleHooks,
+  type SampleInput,
+  sampleDD,
+  sampleHybrid,
+  sampleTeacher,
+  stochasticChooser,
+  type TokensOut,
+} from './sampling/samplers.ts'
+
+export interface JobHooks {
+  onProgress?: (step: number, total: number, etaMs: number | null) => void
+  signal?: AbortSignal
+}
+
+/** The metadata key every image carries (JSON), and the app that made it. */
+export const METADATA_KEY = 'dd-studio'
+
+export function stepsOf(plan: GenerationPlan, tokens: number, mode: SingleMode): number {
+  switch (mode) {
+    case '1step':
+    case '2step':
+    case 'custom':
+      return plan.tList.length
+    case 'hybrid':
+      return 2 + plan.hybrid.end - plan.hybrid.start
+    case 'ar':
+    case 'exact':
+      return tokens
+  }
+}
+
+async function runMode(
+  rt: PackRuntime,
+  plan: GenerationPlan,
+  mode: SingleMode,
+  input: SampleInput,
+  hooks: SampleHooks,
+): Promise<TokensOut> {
+  switch (mode) {
+    case '1step':
+      return sampleDD(rt, input, [0], plan.splitT, hooks)
+    case '2step':
+    case 'custom':
+      return sampleDD(rt, input, plan.tList, plan.splitT, hooks)
+    case 'hybrid':
+      return sampleHybrid(rt, input, plan.hybrid, plan.splitT, plan.teacher, hooks)
+    case 'exact': {
+      const ids = await sampleTeacher(rt, input, plan.teacher, exactChooser(rt, input.noise), hooks)
+      return { ids, latents: latentsOf(rt, ids) }
+    }
+    case 'ar': {
+      const ids = await sampleTeacher(rt, input, plan.teacher, stochasticChooser(input.seeds), hooks)
+      return { ids, latents: latentsOf(rt, ids) }
+    }
+  }
+}
+
+export function tokenAgreement(ids: Int32Array, reference: Int32Array, tokens: number): TokenAgreement {
+  const images = ids.length / tokens
+  const differs = new Array<number>(tokens).fill(0)
+  let same = 0
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] === reference[i]) same++
+    else differs[i % tokens] = (differs[i % tokens] as number) + 1
+  }
+  return { identical: ids.length ? same / ids.length : 1, disagreement: differs.map((c) => c / images) }
+}
+
+export interface GenerateContext {
+  appVersion: string
+  jobId: string
+}
+
+export async function generate(
+  rt: PackRuntime,
+  plan: GenerationPlan,
+  context: GenerateContext,
+  hooks: JobHooks = {},
+): Promise<GenerationResult> {
+  const m = rt.manifest
+  const tokens = m.tokens.count
+  const d = m.tokens.codebookDim
+  const { width, height } = m.image
+  // 'exact' runs first in a compare job so every other mode can be measured against it.
+  const modes = [...plan.modes].sort((a, b) => Number(b === 'exact') - Number(a === 'exact'))
+  const totalSteps = modes.reduce((sum, mode) => sum + stepsOf(plan, tokens, mode), 0)
+  const started = performance.now()
+  let stepsDone = 0
+  const report = (done: number) => {
+    const elapsed = performance.now() - started
+    const eta = done > 0 ? (elapsed / done) * (totalSteps - done) : null
+    hooks.onProgress?.(done, totalSteps, eta === null ? null : Math.round(eta))
+  }
+
+  const seeds = Array.from({ length: plan.n }, (_, i) => batchSeed(plan.seed, i))
+  const classes = seeds.map(() => plan.classIndex)
+  const byMode = new Map<SingleMode, { out: TokensOut; rgb: Uint8Array; timings: Timings }>()
+  for (const mode of modes) {
+    const t0 = performance.now()
+    const noise = gaussianNoiseBatch(plan.seed, plan.n, tokens * d)
+    const input: SampleInput = { classes, noise, seeds }
+    const t1 = performance.now()
+    const base = stepsDone
+    const out = await runMode(rt, plan, mode, input, {
+      signal: hooks.signal,
+      onStep: (done) => report(base + done),
+    })
+    stepsDone = base + stepsOf(plan, tokens, mode)
+    const t2 = performance.now()
+    const rgb = await decodeLatents(rt, out.latents, plan.n)
+    const t3 = performance.now()
+    byMode.set(mode, {
+      out,
+      rgb,
+      timings: { tokenMs: t2 - t1, decodeMs: t3 - t2, otherMs: t1 - t0, totalMs: t3 - t0 },
+    })
+  }
+
+  const providers = await rt.sessions.loadedProviders()
+  const exact = byMode.get('exact')?.out.ids ?? null
+  const images: GeneratedImage[] = []
+  const modeTimings: Record<string, Timings> = {}
+  const agreement: Record<string, TokenAgreement> = {}
+  for (const mode of modes) {
+    const entry = byMode.get(mode)
+    if (!entry) continue
+    const t0 = performance.now()
+    if (exact && mode !== 'exact') agreement[mode] = tokenAgreement(entry.out.ids, exact, tokens)
+    const perImage: Timings = {
+      tokenMs: entry.timings.tokenMs / plan.n,
+      decodeMs: entry.timings.decodeMs / plan.n,
+      otherMs: entry.timings.otherMs / plan.n,
+      totalMs: entry.timings.totalMs / plan.n,
+    }
+    const pixels = width * height * 3
+    for (let i = 0; i < plan.n; i++) {
+      const ids = entry.out.ids.subarray(i * tokens, (i + 1) * tokens)
+      const metadata = {
+        app: 'DD Studio',
+        appVersion: context.appVersion,
+        pack: { id: plan.packId, version: plan.packVersion, manifestSha256: plan.packHash },
+        mode,
+        class: { index: plan.classIndex, name: plan.className },
+        seed: seeds[i],
+        jobSeed: plan.seed,
+        index: i,
+        noise: NOISE_SPEC.name,
+        tList: mode === '1step' ? [0] : plan.tList,
+        splitT: plan.splitT,
+        hybrid: plan.hybrid,
+        teacher: plan.teacher,
+        providers,
+        timingsMs: roundTimings(perImage),
+      }
+      const png = encodePng(entry.rgb.subarray(i * pixels, (i + 1) * pixels), width, height, {
+        Software: `DD Studio ${context.appVersion}`,
+        [METADATA_KEY]: JSON.stringify(metadata),
+      })
+      const own =
+        exact && mode !== 'exact'
+          ? tokenAgreement(ids, exact.subarray(i * tokens, (i + 1) * tokens), tokens)
+          : null
+      images.push({
+        index: i,
+        seed: seeds[i] as number,
+        mode,
+        width,
+        height,
+        png,
+        ids: Array.from(ids),
+        timings: perImage,
+        agreement: own,
+      })
+    }
+    // PNG encoding counts as "everything else".
+    const pngMs = performance.now() - t0
+    entry.timings.otherMs += pngMs
+    entry.timings.totalMs += pngMs
+    modeTimings[mode] = roundTimings(entry.timings)
+  }
+  return {
+    jobId: context.jobId,
+    packId: plan.packId,
+    classIndex: plan.classIndex,
+    className: plan.className,
+    seed: plan.seed,
+    modes,
+    provider: providers.generator ?? providers.teacherStep ?? 'cpu',
+    images,
+    modeTimings,
+    agreement,
+  }
+}
+
+function roundTimings(t: Timings): Timings {
+  const r = (v: number) => Math.round(v * 1000) / 1000
+  return { tokenMs: r(t.tokenMs), decodeMs: r(t.decodeMs), otherMs: r(t.otherMs), totalMs: r(t.totalMs) }
+}

@@ -1,0 +1,233 @@
+/**
+ * The sampling modes, on onnxruntime sessions of one pack. Every mode turns (classes, noise) into token ids and
+ * the latents the decoder takes; the noise is dd-noise-v1 of each image's seed, so a seed means the same image
+ * here, on any provider, and in the Python pipeline.
+ *
+ *   dd        the DD student: one generator run per entry of t_list (1-step: [0]; 2-step: [0, t2]; or custom).
+ *             Each run keeps the ids before t and sees the same noise from t on.
+ *   hybrid    DD at t = 0, then the exact teacher from `start` to `end` (its prefix before `start` is DD's),
+ *             then DD at t = end: the teacher fixes the first tokens, which matter most.
+ *   exact     the teacher, with each token chosen from its image's noise through the flow map: the deterministic
+ *             target the student was trained to imitate.
+ *   ar        the teacher, sampled stochastically (temperature, top-k, top-p, CFG) with a seeded uniform stream.
+ */
+import * as ort from 'onnxruntime-node'
+import { AppError } from '../../../common/result.ts'
+import { noiseInternals } from '../noise.ts'
+import type { PackRuntime } from '../packRuntime.ts'
+import { flowMapSupport } from './flowMap.ts'
+import { sampleCategorical, shapeDistribution, type TeacherSampling } from './shaping.ts'
+
+export interface SampleInput {
+  classes: number[]
+  /** dd-noise-v1 of every image, concatenated: [B, tokens, codebookDim]. */
+  noise: Float32Array
+  /** Per image, for the stochastic teacher's uniform stream. */
+  seeds: number[]
+}
+
+export interface SampleHooks {
+  /** Called after every AR step (and every DD step): steps done, steps in total for this call. */
+  onStep?: (done: number, total: number) => void
+  signal?: AbortSignal
+}
+
+export interface TokensOut {
+  /** [B, tokens] */
+  ids: Int32Array
+  /** [B, tokens, codebookDim], what the decoder takes */
+  latents: Float32Array
+}
+
+function int64(values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  const data = new BigInt64Array(values.length)
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i] as number)
+  return new ort.Tensor('int64', data, dims)
+}
+
+function scalar(value: number): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.of(BigInt(value)), [])
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AppError('cancelled', 'the job was cancelled')
+}
+
+/** DD sampling with the generator graph. `prefix` (ids before tList[0]) is only used when tList[0] > 0. */
+export async function sampleDD(
+  rt: PackRuntime,
+  input: SampleInput,
+  tList: number[],
+  splitT: number,
+  hooks: SampleHooks = {},
+  prefix?: Int32Array,
+): Promise<TokensOut> {
+  const n = rt.manifest.tokens.count
+  const d = rt.manifest.tokens.codebookDim
+  const b = input.classes.length
+  const noise = new ort.Tensor('float32', input.noise, [b, n, d])
+  const classIds = int64(input.classes, [b])
+  let ids = prefix ?? new Int32Array(b * n)
+  let latents: Float32Array = new Float32Array(0)
+  for (const [k, t] of tList.entries()) {
+    checkCancelled(hooks.signal)
+    const out = await rt.sessions.run('generator', {
+      noise,
+      prefix_ids: int64(ids, [b, n]),
+      t: scalar(t),
+      split_t: scalar(splitT),
+      class_ids: classIds,
+    })
+    const outIds = out.ids?.data as BigInt64Array | undefined
+    const outLatents = out.latents?.data as Float32Array | undefined
+    if (!outIds || !outLatents) throw new Error('generator.onnx did not return ids and latents')
+    ids = Int32Array.from(outIds, (v) => Number(v))
+    latents = outLatents
+    hooks.onStep?.(k + 1, tList.length)
+  }
+  return { ids, latents }
+}
+
+/** Codebook vectors of ids: the latents of the teacher's sequences. */
+export function latentsOf(rt: PackRuntime, ids: Int32Array): Float32Array {
+  const d = rt.manifest.tokens.codebookDim
+  const out = new Float32Array(ids.length * d)
+  for (let i = 0; i < ids.length; i++)
+    out.set(rt.book.subarray((ids[i] as number) * d, ((ids[i] as number) + 1) * d), i * d)
+  return out
+}
+
+/** Picks token `pos` of image `row` from the shaped distribution p. */
+export type Chooser = (p: Float64Array, row: number, pos: number) => number
+
+export function exactChooser(rt: PackRuntime, noise: Float32Array): Chooser {
+  if (rt.manifest.flow.solver !== 'ab2-snr') {
+    throw new AppError(
+      'unavailable',
+      `pack '${rt.manifest.id}' uses flow solver '${rt.manifest.flow.solver}', which this app does not implement`,
+    )
+  }
+  const n = rt.manifest.tokens.count
+  const [vocab, d] = rt.manifest.codebook.shape
+  return (p, row, pos) => {
+    const at = (row * n + pos) * d
+    return flowMapSupport(p, rt.book, vocab, d, noise.subarray(at, at + d), rt.flow)
+  }
+}
+
+/**
+ * The stochastic teacher's uniforms: the dd-noise-v1 hash of the image's seed at counters 2^31 + pos, a range the
+ * noise itself never reaches for packs under 2^31 values per image, so they are independent of the noise.
+ */
+export function stochasticChooser(seeds: number[]): Chooser {
+  const keys = seeds.map((s) => noiseInternals.keys(s))
+  return (p, row, pos) => {
+    const [k1, k2] = keys[row] as [number, number]
+    const h = noiseInternals.uniformHash(2 ** 31 + pos, k1, k2)
+    return sampleCategorical(p, (h + 0.5) * 2 ** -32)
+  }
+}
+
+/**
+ * The teacher, one KV-cached step per token. Positions < start are taken from `prefix` (the teacher still reads
+ * them to build its cache); positions start..stop-1 are chosen; later positions stay 0.
+ */
+export async function sampleTeacher(
+  rt: PackRuntime,
+  input: SampleInput,
+  sampling: TeacherSampling,
+  choose: Chooser,
+  hooks: SampleHooks = {},
+  range: { prefix?: Int32Array; start?: number; stop?: number } = {},
+): Promise<Int32Array> {
+  const n = rt.manifest.tokens.count
+  const vocab = rt.manifest.tokens.codebookSize
+  const { layers, heads, headDim } = rt.manifest.graphs.teacherStep
+  const b = input.classes.length
+  const start = range.start ?? 0
+  const stop = range.stop ?? n
+  const guided = sampling.cfgScale !== 1
+  const rows = guided ? 2 * b : b
+  const nullClass = rt.manifest.conditioning.nullClass
+  const classIds = int64(guided ? [...input.classes, ...input.classes.map(() => nullClass)] : input.classes, [
+    rows,
+  ])
+  const out = new Int32Array(b * n)
+  if (range.prefix)
+    for (let row = 0; row < b; row++)
+      for (let pos = 0; pos < start; pos++) out[row * n + pos] = range.prefix[row * n + pos] as number
+  let pastK: ort.Tensor = new ort.Tensor('float32', new Float32Array(0), [layers, rows, heads, 0, headDim])
+  let pastV: ort.Tensor = new ort.Tensor('float32', new Float32Array(0), [layers, rows, heads, 0, headDim])
+  const stepIds = new BigInt64Array(rows)
+  for (let pos = 0; pos < stop; pos++) {
+    checkCancelled(hooks.signal)
+    if (pos > 0) {
+      for (let row = 0; row < b; row++) {
+        const prev = BigInt(out[row * n + pos - 1] as number)
+        stepIds[row] = prev
+        if (guided) stepIds[row + b] = prev
+      }
+    }
+    const result = await rt.sessions.run('teacherStep', {
+      ids: new ort.Tensor('int64', stepIds.slice(), [rows]),
+      class_ids: classIds,
+      pos: scalar(pos),
+      past_k: pastK,
+      past_v: pastV,
+    })
+    const logits = result.logits?.data as Float32Array | undefined
+    const presentK = result.present_k
+    const presentV = result.present_v
+    if (!logits || !presentK || !presentV)
+      throw new Error('teacher_step.onnx did not return logits and caches')
+    pastK = presentK as ort.Tensor
+    pastV = presentV as ort.Tensor
+    if (pos < start) continue
+    for (let row = 0; row < b; row++) {
+      const cond = logits.subarray(row * vocab, (row + 1) * vocab)
+      const uncond = guided ? logits.subarray((row + b) * vocab, (row + b + 1) * vocab) : null
+      out[row * n + pos] = choose(shapeDistribution(cond, uncond, sampling), row, pos)
+    }
+    hooks.onStep?.(pos + 1 - start, stop - start)
+  }
+  return out
+}
+
+/** DD at t = 0, the exact teacher from start to end, DD at t = end. */
+export async function sampleHybrid(
+  rt: PackRuntime,
+  input: SampleInput,
+  hybrid: { start: number; end: number },
+  splitT: number,
+  sampling: TeacherSampling,
+  hooks: SampleHooks = {},
+): Promise<TokensOut> {
+  const total = 2 + (hybrid.end - hybrid.start)
+  const first = await sampleDD(rt, input, [0], splitT, { signal: hooks.signal })
+  hooks.onStep?.(1, total)
+  const middle = await sampleTeacher(
+    rt,
+    input,
+    sampling,
+    exactChooser(rt, input.noise),
+    { signal: hooks.signal, onStep: (done) => hooks.onStep?.(1 + done, total) },
+    { prefix: first.ids, start: hybrid.start, stop: hybrid.end },
+  )
+  const last = await sampleDD(rt, input, [hybrid.end], splitT, { signal: hooks.signal }, middle)
+  hooks.onStep?.(total, total)
+  return last
+}
+
+/** RGB bytes [B, H, W, 3] from latents. */
+export async function decodeLatents(
+  rt: PackRuntime,
+  latents: Float32Array,
+  batch: number,
+): Promise<Uint8Array> {
+  const n = rt.manifest.tokens.count
+  const d = rt.manifest.tokens.codebookDim
+  const out = await rt.sessions.run('decoder', { latents: new ort.Tensor('float32', latents, [batch, n, d]) })
+  const rgb = out.rgb?.data
+  if (!(rgb instanceof Uint8Array)) throw new Error('decoder.onnx did not return uint8 rgb')
+  return rgb
+}

@@ -1,0 +1,103 @@
+/**
+ * The packs as the app sees them: the registry (built-in packs and the user's models folder), the default pack,
+ * and the summaries the UI lists. The job service asks it for a ready pack by id.
+ */
+import type { PackSummary } from '../../common/generation.ts'
+import { AppError } from '../../common/result.ts'
+import { type PackEntry, PackRegistry } from '../engine/packs/registry.ts'
+import type { PackSource } from './jobService.ts'
+
+/** The pack used when a request names none: the embedded default if present, else the first ready one. */
+export const DEFAULT_PACK_ID = 'emoji32'
+
+export class PackService implements PackSource {
+  private constructor(private readonly registry: PackRegistry) {}
+
+  static async open(options: {
+    builtInDirs: string[]
+    userDir: string
+    log: (level: 'info' | 'warn' | 'error', message: string) => void
+    onChange?: (packs: PackSummary[]) => void
+    watch?: boolean
+  }): Promise<PackService> {
+    const registry = new PackRegistry({
+      builtInDirs: options.builtInDirs,
+      userDir: options.userDir,
+      log: options.log,
+    })
+    const service = new PackService(registry)
+    await registry.scan()
+    if (options.watch) registry.watch(() => options.onChange?.(service.list()))
+    return service
+  }
+
+  list(): PackSummary[] {
+    const entries = this.registry.list()
+    const fallback = this.defaultId(entries)
+    return entries.map((e) => summarize(e, e.id === fallback))
+  }
+
+  async rescan(): Promise<PackSummary[]> {
+    await this.registry.scan()
+    return this.list()
+  }
+
+  async import(source: string): Promise<PackSummary> {
+    const entry = await this.registry.importPack(source)
+    return summarize(entry, entry.id === this.defaultId(this.registry.list()))
+  }
+
+  async ready(
+    id: string | undefined,
+  ): Promise<{ dir: string; manifest: PackEntry['manifest'] & object; manifestSha256: string }> {
+    const packId = id ?? this.defaultId(this.registry.list())
+    if (!packId)
+      throw new AppError('unavailable', 'no usable model pack was found (built-in or in the models folder)')
+    const entry = this.registry.get(packId)
+    if (entry.status !== 'ready' || !entry.manifest || !entry.manifestSha256) {
+      throw new AppError('unavailable', `pack '${packId}' cannot be used: ${entry.problems.join('; ')}`)
+    }
+    return { dir: entry.dir, manifest: entry.manifest, manifestSha256: entry.manifestSha256 }
+  }
+
+  close(): void {
+    this.registry.close()
+  }
+
+  private defaultId(entries: PackEntry[]): string | null {
+    const ready = entries.filter((e) => e.status === 'ready')
+    return (
+      (ready.find((e) => e.id === DEFAULT_PACK_ID) ?? ready.find((e) => e.source === 'built-in') ?? ready[0])
+        ?.id ?? null
+    )
+  }
+}
+
+function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
+  const m = entry.manifest
+  return {
+    id: entry.id,
+    source: entry.source,
+    status: entry.status,
+    problems: entry.problems,
+    dir: entry.dir,
+    name: m?.name ?? null,
+    version: m?.version ?? null,
+    description: m?.description ?? null,
+    classes: m ? m.conditioning.classes.map((c) => ({ index: c.index, name: c.name })) : [],
+    image: m ? { width: m.image.width, height: m.image.height } : null,
+    tokens: m?.tokens.count ?? null,
+    defaults: m
+      ? {
+          tLists: m.sampling.tLists,
+          splitT: m.sampling.splitT,
+          hybrid: m.sampling.hybrid,
+          teacher: {
+            ...m.sampling.teacher,
+            topK: m.sampling.teacher.topK > 0 ? m.sampling.teacher.topK : m.tokens.codebookSize,
+          },
+        }
+      : null,
+    isDefault,
+  }
+}
