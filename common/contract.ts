@@ -125,7 +125,10 @@ export const contract = {
   }),
   'jobs.cancel': invoke<JobSummary[]>()({
     summary: 'Cancel one job (queued: removed; running: stopped at its next step), or all of them.',
-    input: z.union([z.strictObject({ jobId: jobId }), z.strictObject({ all: z.literal(true) })]),
+    // One object rather than a union, so an error names the field (a union's only says 'Invalid input').
+    input: z
+      .strictObject({ jobId: jobId.optional(), all: z.literal(true).optional() })
+      .refine((v) => (v.jobId === undefined) !== (v.all === undefined), 'give either jobId or all: true'),
     example: { all: true },
   }),
   'jobs.list': invoke<JobSummary[]>()({

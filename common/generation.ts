@@ -42,7 +42,10 @@ export const GenerateRequestSchema = z.strictObject({
   /** Image i of the job uses seed (seed + i) mod 2^32; a random seed when omitted (and reported). */
   seed: z.number().int('must be an integer').min(0).max(MAX_SEED, `must be at most ${MAX_SEED}`).optional(),
   n: z.number().int('must be an integer').min(1).max(MAX_IMAGES_PER_JOB).optional(),
-  /** DD trajectory points: [0] is one step; the pack's [0, t2] is two steps; 'custom' takes any. */
+  /**
+   * DD trajectory points, strictly increasing from 0: '1step' takes only [0], '2step' [0, t2] (default: the
+   * pack's), 'custom' any (required). In a 'compare' job it is the 'custom' list; '2step' there keeps the pack's.
+   */
   tList: z.array(z.number().int('must be an integer').min(0)).min(1).max(64).optional(),
   hybrid: z
     .strictObject({ start: z.number().int().min(0), end: z.number().int().min(1) })

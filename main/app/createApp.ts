@@ -102,7 +102,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     'packs.import': ({ path: source }) => packs.import(source),
     'jobs.submit': (request) => jobs.submit(request),
     'jobs.wait': ({ jobId }) => jobs.wait(jobId),
-    'jobs.cancel': (input) => ('all' in input ? jobs.cancelAll() : [jobs.cancel(input.jobId)]),
+    'jobs.cancel': ({ jobId }) => (jobId !== undefined ? [jobs.cancel(jobId)] : jobs.cancelAll()),
     'jobs.list': () => jobs.list(),
   }
 

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../app/atomicWrite.ts'
 import { createApp } from '../app/createApp.ts'
 import { defaultDataDir } from '../app/dataDir.ts'
 import { childProcessLauncher, StderrTail } from '../host/childProcessLauncher.ts'
-import { GENERATE_USAGE, type GenerateArgs, parseGenerateArgs } from './generateArgs.ts'
+import { GENERATE_USAGE, type GenerateArgs, inFlagTerms, parseGenerateArgs } from './generateArgs.ts'
 
 function requestOf(args: GenerateArgs): GenerateRequest {
   const teacher = {
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   try {
     const submitted = await app.dispatch('jobs.submit', requestOf(args), { transport: 'cli' })
     if (!submitted.ok) {
-      console.error(`dd-studio generate: ${submitted.error.message}`)
+      console.error(`dd-studio generate: ${inFlagTerms(submitted.error.message)}`)
       return submitted.error.code === 'invalid_input' || submitted.error.code === 'not_found' ? 2 : 1
     }
     const job = submitted.value as JobSummary

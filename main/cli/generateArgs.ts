@@ -2,7 +2,12 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { GENERATION_MODES, MAX_IMAGES_PER_JOB, MAX_SEED } from '../../common/generation.ts'
+import {
+  GENERATION_MODES,
+  MAX_IMAGES_PER_JOB,
+  MAX_SEED,
+  TeacherParamsSchema,
+} from '../../common/generation.ts'
 import { describeIssues } from '../ipc/dispatcher.ts'
 
 export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class NAME|INDEX] [--mode MODE] [--seed N] [--n N] [--out DIR]
@@ -18,14 +23,14 @@ export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class N
   --n N              images, 1 .. ${MAX_IMAGES_PER_JOB} (default 1)
   --t-list L         DD trajectory points, e.g. 0,32 (default: the pack's)
   --hybrid S,E       hybrid: teacher from token S to token E (default: the pack's)
-  --temperature T    teacher sampling (ar, exact, hybrid; default: the pack's)
+  --temperature T    teacher sampling (ar, exact, hybrid; default: the pack's), (0, 10]
   --top-k K          1 .. codebook size
   --top-p P          (0, 1]
-  --cfg S            classifier-free guidance scale, >= 0
+  --cfg S            classifier-free guidance scale, 0 .. 50
   --out DIR          where PNGs go (default ./dd-out)
   --data-dir D       settings and models folder (default: the per-user data folder)`
 
-const intList = z.array(z.number().int()).min(1).max(64)
+const intList = z.array(z.number().int().min(0)).min(1).max(64)
 
 const GenerateArgsSchema = z.strictObject({
   pack: z.string().min(1).max(200).nullable(),
@@ -35,10 +40,11 @@ const GenerateArgsSchema = z.strictObject({
   n: z.number().int().min(1).max(MAX_IMAGES_PER_JOB),
   tList: intList.nullable(),
   hybrid: z.tuple([z.number().int().min(0), z.number().int().min(1)]).nullable(),
-  temperature: z.number().gt(0).nullable(),
-  topK: z.number().int().min(1).nullable(),
-  topP: z.number().gt(0).max(1).nullable(),
-  cfg: z.number().min(0).nullable(),
+  // The contract's ranges, so a bad value is refused naming the flag before the host starts.
+  temperature: TeacherParamsSchema.shape.temperature.nullable(),
+  topK: TeacherParamsSchema.shape.topK.nullable(),
+  topP: TeacherParamsSchema.shape.topP.nullable(),
+  cfg: TeacherParamsSchema.shape.cfgScale.nullable(),
   out: z.string().min(1).max(4096),
   dataDir: z.string().min(1).max(4096).nullable(),
   help: z.boolean(),
@@ -112,4 +118,34 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     )
   }
   return parsed.data
+}
+
+/** Request fields as the command line spells them. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  packId: '--pack',
+  class: '--class',
+  mode: '--mode',
+  seed: '--seed',
+  n: '--n',
+  tList: '--t-list',
+  'hybrid.start': '--hybrid',
+  'hybrid.end': '--hybrid',
+  hybrid: '--hybrid',
+  'teacher.temperature': '--temperature',
+  'teacher.topK': '--top-k',
+  'teacher.topP': '--top-p',
+  'teacher.cfgScale': '--cfg',
+}
+
+/**
+ * A refusal of jobs.submit (e.g. `teacher.topK: must be in 1..512`, which depends on the pack) in the words of
+ * the command line: `--top-k: must be in 1..512`.
+ */
+export function inFlagTerms(message: string): string {
+  return message
+    .replace(/^jobs\.submit: /, '')
+    .replace(
+      /(?<![\w.-])(?:input\.)?([A-Za-z]+(?:\.[A-Za-z]+)?)(?=:)/g,
+      (whole, field: string) => FLAG_OF_FIELD[field] ?? whole,
+    )
 }

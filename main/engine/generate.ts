@@ -35,10 +35,26 @@ export interface JobHooks {
 /** The metadata key every image carries (JSON), and the app that made it. */
 export const METADATA_KEY = 'dd-studio'
 
+/** The DD trajectory a mode runs; null for the teacher modes ('hybrid' runs DD at 0 and at its end). */
+export function ddTListOf(plan: GenerationPlan, mode: SingleMode): number[] | null {
+  switch (mode) {
+    case '1step':
+      return [0]
+    case '2step':
+      return plan.twoStepTList
+    case 'custom':
+      return plan.tList
+    default:
+      return null
+  }
+}
+
 export function stepsOf(plan: GenerationPlan, tokens: number, mode: SingleMode): number {
   switch (mode) {
     case '1step':
+      return 1
     case '2step':
+      return plan.twoStepTList.length
     case 'custom':
       return plan.tList.length
     case 'hybrid':
@@ -60,6 +76,7 @@ async function runMode(
     case '1step':
       return sampleDD(rt, input, [0], plan.splitT, hooks)
     case '2step':
+      return sampleDD(rt, input, plan.twoStepTList, plan.splitT, hooks)
     case 'custom':
       return sampleDD(rt, input, plan.tList, plan.splitT, hooks)
     case 'hybrid':
@@ -165,7 +182,7 @@ export async function generate(
         jobSeed: plan.seed,
         index: i,
         noise: NOISE_SPEC.name,
-        tList: mode === '1step' ? [0] : plan.tList,
+        tList: ddTListOf(plan, mode) ?? plan.tList,
         splitT: plan.splitT,
         hybrid: plan.hybrid,
         teacher: plan.teacher,

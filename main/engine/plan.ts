@@ -27,7 +27,10 @@ export interface GenerationPlan {
   className: string
   seed: number
   n: number
+  /** The DD trajectory of the job's mode: [0] for '1step', the 2-step list, or the 'custom' list. */
   tList: number[]
+  /** What '2step' runs: in a 'compare' job the pack's [0, t2] even when `tList` holds the 'custom' list. */
+  twoStepTList: number[]
   splitT: number
   hybrid: { start: number; end: number }
   teacher: TeacherParams
@@ -86,15 +89,26 @@ export function planGeneration(
   const cls = resolveClass(manifest, request.class)
   const defaults = manifest.sampling
 
-  const twoStep = defaults.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
-  let tList = request.tList
-  if (tList) checkTList(tList, tokens, 'tList')
-  if (request.mode === 'custom' && !tList) invalid('tList', "is required for mode 'custom'")
-  if (!tList) tList = request.mode === '1step' ? (defaults.tLists['1step'] ?? [0]) : twoStep
+  const packTwoStep = defaults.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  const modes: SingleMode[] =
+    request.mode === 'compare' ? (request.compareModes ?? [...DEFAULT_COMPARE_MODES]) : [request.mode]
+  if (new Set(modes).size !== modes.length) invalid('compareModes', 'lists a mode twice')
+
+  if (request.tList) checkTList(request.tList, tokens, 'tList')
+  if (modes.includes('custom') && !request.tList) invalid('tList', "is required for mode 'custom'")
   if (request.mode === '1step' && request.tList && request.tList.length !== 1)
     invalid('tList', "mode '1step' takes exactly one step ([0]); use mode 'custom' for more")
+  if (request.mode === '2step' && request.tList && request.tList.length !== 2)
+    invalid('tList', "mode '2step' takes exactly two steps ([0, t2]); use mode 'custom' for more or fewer")
+  const twoStep = request.mode === '2step' && request.tList ? request.tList : packTwoStep
+  // In a 'compare' job the request's tList is the 'custom' one; '2step' keeps the pack's.
+  const tList = request.mode === '1step' ? [0] : (request.tList ?? packTwoStep)
 
-  const hybrid = { ...defaults.hybrid, ...request.hybrid }
+  // Fields given as undefined (structured clone keeps them) must not hide the pack's defaults.
+  const hybrid = {
+    start: request.hybrid?.start ?? defaults.hybrid.start,
+    end: request.hybrid?.end ?? defaults.hybrid.end,
+  }
   if (hybrid.start < 0 || hybrid.start >= tokens) invalid('hybrid.start', `must be in 0..${tokens - 1}`)
   if (hybrid.end <= hybrid.start || hybrid.end >= tokens)
     invalid('hybrid.end', `must be greater than start (${hybrid.start}) and below ${tokens}`)
@@ -108,10 +122,6 @@ export function planGeneration(
   }
   if (teacher.topK < 1 || teacher.topK > vocab) invalid('teacher.topK', `must be in 1..${vocab}`)
 
-  const modes: SingleMode[] =
-    request.mode === 'compare' ? (request.compareModes ?? [...DEFAULT_COMPARE_MODES]) : [request.mode]
-  if (new Set(modes).size !== modes.length) invalid('compareModes', 'lists a mode twice')
-
   return {
     packId: manifest.id,
     packVersion: manifest.version,
@@ -122,7 +132,8 @@ export function planGeneration(
     className: cls.name,
     seed: request.seed ?? randomSeed(),
     n: request.n ?? 1,
-    tList: request.mode === '1step' ? [0] : tList,
+    tList,
+    twoStepTList: twoStep,
     splitT: defaults.splitT,
     hybrid,
     teacher,

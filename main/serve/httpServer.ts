@@ -1,5 +1,6 @@
 /**
- * Serve mode: the contract over loopback HTTP (JSON for calls, Server-Sent Events for events) plus the built
+ * Serve mode: the contract over loopback HTTP (JSON for calls, Server-Sent Events for events; answers and events
+ * in the wire format of common/wire.ts, where bytes travel as base64) plus the built
  * renderer and the gallery images. Every request needs the per-launch token: as `Authorization: Bearer`, as
  * the cookie set when the printed URL is opened, or as `?token=` (which is swapped for the cookie at once).
  */
@@ -7,6 +8,7 @@ import { createReadStream } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ErrorCode, Result } from '../../common/result.ts'
+import { toWireJson } from '../../common/wire.ts'
 import type { Dispatch } from '../ipc/dispatcher.ts'
 import type { EventBus } from '../ipc/eventBus.ts'
 import { contentTypeOf, IMAGE_EXTENSIONS, resolveConfined } from '../security/confinedPath.ts'
@@ -162,7 +164,7 @@ export function createServeServer(options: ServeOptions): http.Server {
     })
     res.write(': connected\n\n')
     const unsubscribe = options.events.subscribe((name, payload) => {
-      res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)
+      res.write(`event: ${name}\ndata: ${toWireJson(payload)}\n\n`)
     })
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS)
     req.on('close', () => {
@@ -247,8 +249,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | nu
   })
 }
 
+/** Answers in the wire format of common/wire.ts: bytes (a GeneratedImage's png) travel as base64. */
 function sendJson(res: http.ServerResponse, status: number, body: Result<unknown>, closeAfter = false): void {
-  const text = JSON.stringify(body)
+  const text = toWireJson(body)
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

@@ -1,4 +1,7 @@
-/** The served UI in real Chromium: the shell, the execution provider, About, themes, and a host crash. */
+/**
+ * The served UI in real Chromium: the shell, the execution provider, a generated result (in the screenshot),
+ * About, themes, and a host crash.
+ */
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -43,7 +46,7 @@ async function call(name: string, input: object): Promise<{ ok: boolean; value: 
 }
 
 describe('the served app shell in Chromium', () => {
-  it('shows the three areas and the execution provider that really loaded', async () => {
+  it('shows the three areas, the execution provider that really loaded, and a generated result', async () => {
     await expect(page.title()).resolves.toBe('DD Studio')
     expect(new URL(page.url()).search).toBe('') // the token left the address bar
     for (const name of ['Generate', 'Result', 'Gallery', 'Status bar']) {
@@ -53,6 +56,21 @@ describe('the served app shell in Chromium', () => {
     const provider = page.getByTestId('execution-provider')
     await provider.getByText('cpu', { exact: true }).waitFor({ timeout: 30_000 })
     expect(await provider.textContent()).toBe('Execution provider: cpu')
+
+    // The screenshot shows a compare job: every mode on the same seeds, with agreement and heatmaps.
+    await page.getByLabel('Search classes').fill('fluent-3d / smileys')
+    await page.getByTestId('mode-compare').check()
+    await page.getByTestId('seed-input').fill('3')
+    await page.getByTestId('count-input').fill('3')
+    await page.getByTestId('generate-button').click()
+    await page.getByTestId('compare-table').waitFor({ timeout: 60_000 })
+    await page.getByTestId('progress').waitFor({ state: 'detached', timeout: 60_000 })
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll<HTMLImageElement>('[data-testid="result-image"]')].every(
+        (img) => img.complete && img.naturalWidth > 0,
+      ),
+    )
+    expect(await page.getByTestId('result-image').count()).toBe(15)
     fs.mkdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true })
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'screenshot.png') })
   })

@@ -3,9 +3,16 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { buildClient } from '../../common/client.ts'
+import type { GenerationResult, JobSummary } from '../../common/generation.ts'
+import type { Result } from '../../common/result.ts'
+import { BYTES_TAG, fromWireJson } from '../../common/wire.ts'
+import { METADATA_KEY } from '../../main/engine/generate.ts'
+import { decodePngRgb, readPngText } from '../../main/engine/output/png.ts'
 import { createServeServer } from '../../main/serve/httpServer.ts'
 import { parseServeArgs } from '../../main/serve/serveArgs.ts'
+import { httpTransport } from '../../renderer/src/transport/httpTransport.ts'
 import { BUILT_SERVE, createTestApp, REPO_ROOT, tempDir } from '../support/testApp.ts'
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>
@@ -209,6 +216,131 @@ describe('serve mode: events', () => {
     expect(text).toContain('event: host.onState')
     expect(text).toContain('"state":"starting"')
     expect((await restarted).status).toBe(200)
+  })
+})
+
+/** A contract call over HTTP: the status and the raw answer text. */
+async function callText(name: string, input: unknown): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${base}/api/call/${name}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  })
+  return { status: response.status, text: await response.text() }
+}
+
+describe('serve mode: generation jobs', () => {
+  it('jobs.submit + jobs.wait over HTTP answer with the images, their PNG bytes in base64', async () => {
+    const submitted = await callText('jobs.submit', { mode: '1step', class: 0, seed: 42, n: 2 })
+    expect(submitted.status, submitted.text).toBe(200)
+    const job = (JSON.parse(submitted.text) as { value: JobSummary }).value
+    expect(job).toMatchObject({ packId: 'emoji32', mode: '1step', n: 2, seed: 42 })
+
+    const waited = await callText('jobs.wait', { jobId: job.jobId })
+    expect(waited.status, waited.text).toBe(200)
+    // On the wire: {"$bytes": "<base64>"}, not a Uint8Array flattened into {"0": 137, "1": 80, …}.
+    const plain = JSON.parse(waited.text) as { value: { images: { png: unknown }[] } }
+    const wirePng = plain.value.images[0]?.png as Record<string, unknown>
+    expect(Object.keys(wirePng)).toEqual([BYTES_TAG])
+    expect(wirePng[BYTES_TAG]).toMatch(/^iVBORw0KGgo[A-Za-z0-9+/]*={0,2}$/)
+
+    // What the renderer's transport decodes: the same GenerationResult as over Electron IPC.
+    const result = (fromWireJson(waited.text) as { ok: true; value: GenerationResult }).value
+    expect(result.images.map((i) => i.seed)).toEqual([42, 43])
+    for (const image of result.images) {
+      expect(image.png).toBeInstanceOf(Uint8Array)
+      expect(decodePngRgb(image.png)).toMatchObject({ width: 32, height: 32 })
+      expect(JSON.parse(readPngText(image.png)[METADATA_KEY] ?? '{}')).toMatchObject({ seed: image.seed })
+    }
+    expect(Buffer.from(result.images[0]?.png ?? []).toString('base64')).toBe(wirePng[BYTES_TAG])
+  })
+
+  it("the renderer's HTTP transport hands the client Uint8Array PNGs", async () => {
+    // In the browser the token travels in the cookie; here it is added to every call.
+    const realFetch = globalThis.fetch
+    vi.stubGlobal('fetch', (url: string, init: RequestInit) =>
+      realFetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...auth } }),
+    )
+    try {
+      const client = buildClient(httpTransport(base))
+      const submitted = await client.jobs.submit({
+        mode: 'compare',
+        class: 3,
+        seed: 5,
+        compareModes: ['exact', '2step'],
+      })
+      if (!submitted.ok) throw new Error(submitted.error.message)
+      const waited = await client.jobs.wait({ jobId: submitted.value.jobId })
+      if (!waited.ok) throw new Error(waited.error.message)
+      expect(waited.value.images.map((i) => i.mode)).toEqual(['exact', '2step'])
+      for (const image of waited.value.images) {
+        expect(image.png).toBeInstanceOf(Uint8Array)
+        expect(decodePngRgb(image.png)).toMatchObject({ width: 32, height: 32 })
+      }
+      expect(waited.value.agreement['2step']?.disagreement).toHaveLength(64)
+      const refused = await client.jobs.submit({ mode: '1step', class: 'unicorn' })
+      expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_input' } })
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+
+  it('refusals and cancellations arrive with their codes and HTTP statuses', async () => {
+    const badClass = await callText('jobs.submit', { mode: '1step', class: 'unicorn' })
+    expect(badClass.status).toBe(400)
+    expect(JSON.parse(badClass.text)).toMatchObject({ ok: false, error: { code: 'invalid_input' } })
+    expect(badClass.text).toContain('class')
+    const badPack = await callText('jobs.submit', { packId: 'no-such-pack', mode: '1step', class: 0 })
+    expect(badPack.status).toBe(404)
+    expect(badPack.text).toContain('no-such-pack')
+
+    const running = JSON.parse(
+      (await callText('jobs.submit', { mode: 'ar', class: 0, n: 64 })).text,
+    ) as Result<JobSummary>
+    const queued = JSON.parse(
+      (await callText('jobs.submit', { mode: '1step', class: 0 })).text,
+    ) as Result<JobSummary>
+    if (!running.ok || !queued.ok) throw new Error('submit failed')
+    const cancelled = await callText('jobs.cancel', { jobId: queued.value.jobId })
+    expect(JSON.parse(cancelled.text)).toMatchObject({ ok: true, value: [{ state: 'cancelled' }] })
+    const waited = await callText('jobs.wait', { jobId: queued.value.jobId })
+    expect(waited.status).toBe(409)
+    expect(JSON.parse(waited.text)).toMatchObject({ ok: false, error: { code: 'cancelled' } })
+    await callText('jobs.cancel', { all: true })
+    expect((await callText('jobs.wait', { jobId: running.value.jobId })).status).toBe(409)
+  })
+
+  it('streams job progress and changes as Server-Sent Events', async () => {
+    const controller = new AbortController()
+    const response = await fetch(`${base}/api/events`, { headers: auth, signal: controller.signal })
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    const submitted = JSON.parse(
+      (await callText('jobs.submit', { mode: 'ar', class: 1, seed: 3 })).text,
+    ) as Result<JobSummary>
+    if (!submitted.ok) throw new Error(submitted.error.message)
+    const { jobId } = submitted.value
+    let text = ''
+    const finished = () =>
+      text
+        .split('\n\n')
+        .some((e) => e.includes('event: jobs.onChange') && e.includes(`"jobId":"${jobId}","state":"done"`))
+    while (!finished()) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+    controller.abort()
+    const progress = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('event: jobs.onProgress\n'))
+      .map(
+        (e) =>
+          fromWireJson(e.slice(e.indexOf('data: ') + 6)) as { jobId: string; step: number; total: number },
+      )
+      .filter((p) => p.jobId === jobId)
+    expect(progress.map((p) => p.step)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1))
+    expect(progress.every((p) => p.total === 64)).toBe(true)
   })
 })
 

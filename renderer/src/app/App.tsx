@@ -1,11 +1,15 @@
 import { useState } from 'react'
 import { AboutDialog } from '../components/AboutDialog.tsx'
-import { GalleryPane, GeneratePanel, HostBanner, ResultCanvas } from '../components/Panels.tsx'
+import { GeneratePanel } from '../components/generate/GeneratePanel.tsx'
+import { ResultCanvas } from '../components/generate/ResultCanvas.tsx'
+import { GalleryPane, HostBanner } from '../components/Panels.tsx'
 import { StatusBar } from '../components/StatusBar.tsx'
 import { useAppState } from './useAppState.ts'
+import { useGeneration } from './useGeneration.ts'
 
 export function App() {
   const state = useAppState()
+  const generation = useGeneration()
   const [aboutOpen, setAboutOpen] = useState(false)
   const theme = state.settings?.theme ?? 'dark'
 
@@ -16,8 +20,8 @@ export function App() {
       </header>
       <HostBanner host={state.host} onRestart={() => void state.restartHost()} />
       <main className="flex min-h-0 flex-1">
-        <GeneratePanel host={state.host} />
-        <ResultCanvas />
+        <GeneratePanel host={state.host} generation={generation} />
+        <ResultCanvas generation={generation} />
         <GalleryPane settings={state.settings} />
       </main>
       <StatusBar

@@ -1,10 +1,13 @@
 /**
  * The contract over serve mode's HTTP API: POST /api/call/<method> with JSON, and Server-Sent Events on
  * /api/events. The token travels in the HttpOnly cookie the server set when the printed URL was opened.
+ * Answers and events are decoded with common/wire.ts, so a Uint8Array (an image's png) arrives as a Uint8Array,
+ * exactly as over Electron IPC.
  */
 import type { Transport } from '../../../common/client.ts'
 import type { EventName } from '../../../common/contract.ts'
 import type { Result } from '../../../common/result.ts'
+import { fromWireJson } from '../../../common/wire.ts'
 
 export function httpTransport(base = ''): Transport {
   let source: EventSource | null = null
@@ -25,7 +28,8 @@ export function httpTransport(base = ''): Transport {
           body: JSON.stringify(input ?? {}),
           credentials: 'same-origin',
         })
-        const body = (await response.json()) as Result<unknown>
+        // The wire format of common/wire.ts: bytes (a GeneratedImage's png) come back as Uint8Array.
+        const body = fromWireJson(await response.text()) as Result<unknown>
         if (typeof body === 'object' && body !== null && 'ok' in body) return body
         return {
           ok: false,
@@ -45,7 +49,7 @@ export function httpTransport(base = ''): Transport {
         listeners.set(name, fresh)
         set = fresh
         ensureSource().addEventListener(name, (event) => {
-          const payload: unknown = JSON.parse((event as MessageEvent<string>).data)
+          const payload: unknown = fromWireJson((event as MessageEvent).data as string)
           for (const l of fresh) l(payload)
         })
       }

@@ -1,0 +1,169 @@
+/**
+ * The Generate panel's link to the job queue: the packs, the job this window started (with its progress from
+ * `jobs.onProgress`), its result, and what went wrong. One job at a time from this window; the queue in main
+ * stays the source of truth for its state.
+ */
+import { useCallback, useEffect, useRef, useState } from 'react'
+import type { InputOf } from '../../../common/contract.ts'
+import type { GenerationMode, GenerationResult, PackSummary } from '../../../common/generation.ts'
+import type { AppErrorShape } from '../../../common/result.ts'
+import type { JobProgress } from '../../../common/types.ts'
+import { client } from '../transport/client.ts'
+
+export type GenerateInput = InputOf<'jobs.submit'>
+
+export interface ActiveJob {
+  /** Null until jobs.submit answers. */
+  jobId: string | null
+  mode: GenerationMode
+  n: number
+  state: 'submitting' | 'queued' | 'running' | 'cancelling'
+  /** Place in the queue while queued (1 = next). */
+  position: number | null
+  progress: JobProgress | null
+}
+
+export interface Generation {
+  packs: PackSummary[] | null
+  packsError: string | null
+  job: ActiveJob | null
+  result: GenerationResult | null
+  /** Why the last job produced no images: cancelled, the host crashed, an internal error. */
+  jobError: AppErrorShape | null
+  /** The server refused the request itself (invalid_input); shown next to the form. */
+  inputError: string | null
+  generate(request: GenerateInput): Promise<void>
+  cancel(): Promise<void>
+  dismissJobError(): void
+}
+
+export function useGeneration(): Generation {
+  const [packs, setPacks] = useState<PackSummary[] | null>(null)
+  const [packsError, setPacksError] = useState<string | null>(null)
+  const [job, setJobState] = useState<ActiveJob | null>(null)
+  const [result, setResult] = useState<GenerationResult | null>(null)
+  const [jobError, setJobError] = useState<AppErrorShape | null>(null)
+  const [inputError, setInputError] = useState<string | null>(null)
+
+  // The current job, readable from event listeners without re-subscribing.
+  const jobRef = useRef<ActiveJob | null>(null)
+  const cancelRequested = useRef(false)
+  // Progress can arrive before jobs.submit answers with the job's id.
+  const earlyProgress = useRef(new Map<string, JobProgress>())
+
+  const setJob = useCallback((update: ActiveJob | null | ((j: ActiveJob) => ActiveJob)) => {
+    const next = typeof update === 'function' ? (jobRef.current ? update(jobRef.current) : null) : update
+    jobRef.current = next
+    setJobState(next)
+  }, [])
+
+  useEffect(() => {
+    let alive = true
+    void client.packs.list({}).then((r) => {
+      if (!alive) return
+      if (r.ok) {
+        setPacks(r.value)
+        setPacksError(null)
+      } else {
+        setPacksError(r.error.message)
+      }
+    })
+    const offPacks = client.packs.onChange((list) => setPacks(list))
+    const offProgress = client.jobs.onProgress((progress) => {
+      const current = jobRef.current
+      if (current?.jobId === progress.jobId) {
+        setJob((j) => ({ ...j, progress, state: j.state === 'cancelling' ? j.state : 'running' }))
+      } else if (current && current.jobId === null) {
+        const early = earlyProgress.current
+        early.set(progress.jobId, progress)
+        if (early.size > 8) early.delete(early.keys().next().value as string)
+      }
+    })
+    const offChange = client.jobs.onChange((jobs) => {
+      const current = jobRef.current
+      if (!current?.jobId) return
+      const summary = jobs.find((j) => j.jobId === current.jobId)
+      if (!summary || (summary.state !== 'queued' && summary.state !== 'running')) return
+      setJob((j) => ({
+        ...j,
+        position: summary.position,
+        state: j.state === 'cancelling' ? j.state : summary.state === 'queued' ? 'queued' : 'running',
+      }))
+    })
+    return () => {
+      alive = false
+      offPacks()
+      offProgress()
+      offChange()
+    }
+  }, [setJob])
+
+  const generate = useCallback(
+    async (request: GenerateInput) => {
+      if (jobRef.current) return
+      cancelRequested.current = false
+      earlyProgress.current.clear()
+      setInputError(null)
+      setJobError(null)
+      setJob({
+        jobId: null,
+        mode: request.mode,
+        n: request.n ?? 1,
+        state: 'submitting',
+        position: null,
+        progress: null,
+      })
+      const submitted = await client.jobs.submit(request)
+      if (!submitted.ok) {
+        setJob(null)
+        if (submitted.error.code === 'invalid_input') setInputError(submitted.error.message)
+        else setJobError(submitted.error)
+        return
+      }
+      const { jobId } = submitted.value
+      const early = earlyProgress.current.get(jobId) ?? null
+      earlyProgress.current.clear()
+      setJob((j) => ({
+        ...j,
+        jobId,
+        position: submitted.value.position,
+        state:
+          j.state === 'cancelling'
+            ? j.state
+            : early || submitted.value.state === 'running'
+              ? 'running'
+              : 'queued',
+        progress: early,
+      }))
+      if (cancelRequested.current) void client.jobs.cancel({ jobId })
+
+      const finished = await client.jobs.wait({ jobId })
+      setJob(null)
+      if (finished.ok) {
+        setResult(finished.value)
+        setJobError(null)
+      } else {
+        setJobError(finished.error)
+      }
+    },
+    [setJob],
+  )
+
+  const cancel = useCallback(async () => {
+    const current = jobRef.current
+    if (!current || current.state === 'cancelling') return
+    cancelRequested.current = true
+    setJob((j) => ({ ...j, state: 'cancelling' }))
+    if (!current.jobId) return // cancelled as soon as jobs.submit answers
+    const answer = await client.jobs.cancel({ jobId: current.jobId })
+    if (!answer.ok && jobRef.current?.jobId === current.jobId) {
+      // The job may have finished meanwhile; jobs.wait reports how it ended either way.
+      setJob((j) => ({ ...j, state: 'running' }))
+      setJobError(answer.error)
+    }
+  }, [setJob])
+
+  const dismissJobError = useCallback(() => setJobError(null), [])
+
+  return { packs, packsError, job, result, jobError, inputError, generate, cancel, dismissJobError }
+}

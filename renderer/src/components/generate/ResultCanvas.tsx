@@ -1,0 +1,256 @@
+/**
+ * The last job's images: a grid for one mode, or for a compare job a table with one column per mode and one
+ * row per seed, each column topped by its timings and token agreement with the exact teacher and ended by a
+ * per-position disagreement heatmap. Images are tiny pixel grids, so they are scaled up without smoothing.
+ */
+import type { GeneratedImage, GenerationResult, Timings } from '../../../../common/generation.ts'
+import type { Generation } from '../../app/useGeneration.ts'
+import { DisagreementHeatmap, HeatmapLegend } from './Heatmap.tsx'
+import { modeLabel } from './modes.ts'
+import { usePngUrl } from './pngUrl.ts'
+import { formatMs, formatPercent } from './ui.ts'
+
+export function ResultCanvas({ generation }: { generation: Generation }) {
+  const { result, job } = generation
+  return (
+    <section
+      aria-labelledby="result-title"
+      aria-busy={job !== null}
+      className="flex min-w-0 flex-1 flex-col bg-zinc-50 dark:bg-zinc-950"
+    >
+      <h2 id="result-title" className="sr-only">
+        Result
+      </h2>
+      {result ? (
+        <div
+          data-testid="result"
+          data-job-id={result.jobId}
+          className={`min-h-0 flex-1 overflow-auto p-5 transition-opacity ${job ? 'opacity-60' : ''}`}
+        >
+          <ResultHeader result={result} />
+          {result.modes.length > 1 ? <CompareTable result={result} /> : <ImageGrid result={result} />}
+        </div>
+      ) : (
+        <div className="flex flex-1 items-center justify-center p-8">
+          <p className="max-w-sm text-center text-sm text-zinc-500">
+            {job
+              ? `Generating ${job.n} ${job.n === 1 ? 'image' : 'images'}…`
+              : 'Generated images appear here, with how long token generation and decoding took.'}
+          </p>
+        </div>
+      )}
+    </section>
+  )
+}
+
+function ResultHeader({ result }: { result: GenerationResult }) {
+  const n = result.images.length / Math.max(1, result.modes.length)
+  const single = result.modes.length === 1 ? result.modes[0] : undefined
+  return (
+    <header className="mb-4 flex flex-wrap items-baseline gap-x-3 gap-y-1">
+      <h3 className="text-base font-semibold">{result.className}</h3>
+      <p className="text-xs text-zinc-600 dark:text-zinc-400">
+        {single ? modeLabel(single) : `Compare: ${result.modes.map(modeLabel).join(', ')}`} · {n}{' '}
+        {n === 1 ? 'image' : 'images'} · first seed <span className="font-mono">{result.seed}</span> · pack{' '}
+        {result.packId} on {result.provider}
+      </p>
+    </header>
+  )
+}
+
+function TimingsText({ timings, stacked = false }: { timings: Timings; stacked?: boolean }) {
+  const parts = [
+    `token ${formatMs(timings.tokenMs)}`,
+    `decode ${formatMs(timings.decodeMs)}`,
+    `total ${formatMs(timings.totalMs)}`,
+  ]
+  return (
+    <span
+      data-testid="timings"
+      className={`flex font-mono text-[11px] text-zinc-600 dark:text-zinc-400 ${stacked ? 'flex-col' : 'flex-wrap gap-x-2'}`}
+      title={`Per image, averaged over the batch: token generation ${formatMs(timings.tokenMs)}, decoding ${formatMs(timings.decodeMs)}, other ${formatMs(timings.otherMs)}, total ${formatMs(timings.totalMs)}`}
+    >
+      {parts.map((p, i) => (
+        <span key={p} className="whitespace-nowrap">
+          {i > 0 ? ' ' : ''}
+          {p}
+        </span>
+      ))}
+    </span>
+  )
+}
+
+function ResultImage({ image, className, size }: { image: GeneratedImage; className: string; size: number }) {
+  const { url, error } = usePngUrl(image.png)
+  const box = { width: size, height: size }
+  if (error) {
+    return (
+      <div
+        role="alert"
+        style={box}
+        className="flex items-center justify-center rounded border border-red-300 p-1 text-center text-[10px] text-red-700 dark:border-red-800 dark:text-red-300"
+      >
+        Image unreadable: {error}
+      </div>
+    )
+  }
+  if (!url) return <div style={box} className="rounded bg-zinc-200 dark:bg-zinc-800" aria-hidden="true" />
+  return (
+    <img
+      data-testid="result-image"
+      data-mode={image.mode}
+      data-seed={image.seed}
+      src={url}
+      alt={`${className}, ${modeLabel(image.mode)}, seed ${image.seed}`}
+      style={box}
+      className="pixelated rounded border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900"
+      draggable={false}
+    />
+  )
+}
+
+function ImageGrid({ result }: { result: GenerationResult }) {
+  const count = result.images.length
+  const size = count === 1 ? 256 : count <= 4 ? 192 : 128
+  return (
+    <ul
+      aria-label="Generated images"
+      className="grid gap-4"
+      style={{ gridTemplateColumns: `repeat(auto-fill, ${size + 18}px)` }}
+    >
+      {result.images.map((image) => (
+        <li
+          key={`${image.mode}-${image.index}`}
+          className="flex flex-col items-start gap-1.5 rounded-lg border border-zinc-200 bg-white p-2 dark:border-zinc-800 dark:bg-zinc-900"
+        >
+          <ResultImage image={image} className={result.className} size={size} />
+          <p className="flex w-full flex-wrap items-baseline gap-x-2 text-xs">
+            <span>
+              Seed <span className="font-mono">{image.seed}</span>
+            </span>
+            <span className="text-zinc-500 dark:text-zinc-400">{modeLabel(image.mode)}</span>
+            {image.agreement && (
+              <span className="text-zinc-500 dark:text-zinc-400">
+                {formatPercent(image.agreement.identical)} same as exact
+              </span>
+            )}
+          </p>
+          <TimingsText timings={image.timings} />
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+function CompareTable({ result }: { result: GenerationResult }) {
+  const byKey = new Map(result.images.map((img) => [`${img.mode}/${img.index}`, img]))
+  const rows = [...new Set(result.images.map((img) => img.index))].sort((a, b) => a - b)
+  const size = 96
+  const hasReference = result.modes.includes('exact')
+  return (
+    <div className="overflow-x-auto">
+      <table
+        data-testid="compare-table"
+        className="border-separate border-spacing-x-2 border-spacing-y-2 text-xs"
+      >
+        <caption className="sr-only">
+          {result.className}: each column is a mode, each row one seed, all on the same noise
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col" className="text-left align-bottom font-medium text-zinc-500 dark:text-zinc-400">
+              Seed
+            </th>
+            {result.modes.map((mode) => {
+              const agreement = result.agreement[mode]
+              const timings = result.images.find((img) => img.mode === mode)?.timings
+              return (
+                <th
+                  key={mode}
+                  scope="col"
+                  data-testid="compare-column"
+                  data-mode={mode}
+                  className="text-left align-bottom font-normal"
+                >
+                  <span className="block text-sm font-semibold">{modeLabel(mode)}</span>
+                  {agreement ? (
+                    <span className="block text-zinc-600 dark:text-zinc-300" data-testid="agreement">
+                      {formatPercent(agreement.identical)} tokens = exact
+                    </span>
+                  ) : (
+                    mode === 'exact' && (
+                      <span className="block text-zinc-500 dark:text-zinc-400">reference</span>
+                    )
+                  )}
+                  {timings && <TimingsText timings={timings} stacked />}
+                </th>
+              )
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((index) => {
+            const seed = result.images.find((img) => img.index === index)?.seed
+            return (
+              <tr key={index}>
+                <th
+                  scope="row"
+                  className="text-left align-top font-mono font-normal text-zinc-600 dark:text-zinc-400"
+                >
+                  {seed}
+                </th>
+                {result.modes.map((mode) => {
+                  const image = byKey.get(`${mode}/${index}`)
+                  return (
+                    <td key={mode} className="align-top">
+                      {image ? (
+                        <div className="flex flex-col gap-1">
+                          <ResultImage image={image} className={result.className} size={size} />
+                          {image.agreement ? (
+                            <span className="text-[11px] text-zinc-600 dark:text-zinc-400">
+                              {formatPercent(image.agreement.identical)} same
+                            </span>
+                          ) : null}
+                        </div>
+                      ) : (
+                        <span className="text-zinc-400">—</span>
+                      )}
+                    </td>
+                  )
+                })}
+              </tr>
+            )
+          })}
+        </tbody>
+        {hasReference && (
+          <tfoot>
+            <tr>
+              <th scope="row" className="text-left align-top font-normal text-zinc-500 dark:text-zinc-400">
+                Differs
+              </th>
+              {result.modes.map((mode) => {
+                const agreement = result.agreement[mode]
+                return (
+                  <td key={mode} className="align-top">
+                    {agreement ? (
+                      <DisagreementHeatmap disagreement={agreement.disagreement} label={modeLabel(mode)} />
+                    ) : (
+                      <span className="text-[11px] text-zinc-500 dark:text-zinc-400">
+                        {mode === 'exact' ? 'the reference' : '—'}
+                      </span>
+                    )}
+                  </td>
+                )
+              })}
+            </tr>
+          </tfoot>
+        )}
+      </table>
+      {hasReference && (
+        <div className="mt-2">
+          <HeatmapLegend />
+        </div>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,164 @@
+/**
+ * The Generate form as text fields, checked the way the server checks them (common/generation.ts and
+ * main/engine/plan.ts), so most mistakes are shown before anything is sent. What needs the pack's codebook
+ * (top-k's upper bound) is left to the server, whose invalid_input message is shown next to the form.
+ */
+import { type GenerationMode, MAX_SEED, type PackSummary } from '../../../../common/generation.ts'
+import type { GenerateInput } from '../../app/useGeneration.ts'
+import { usesHybrid, usesTeacher } from './modes.ts'
+
+/** The UI's cap on images per job (the contract allows more, for the CLI). */
+export const MAX_UI_IMAGES = 16
+
+export interface AdvancedValues {
+  tList: string
+  hybridStart: string
+  hybridEnd: string
+  temperature: string
+  topK: string
+  topP: string
+  cfgScale: string
+}
+
+export type FieldName = keyof AdvancedValues | 'seed' | 'n' | 'class'
+
+export interface FormValues extends AdvancedValues {
+  mode: GenerationMode
+  classIndex: number
+  seed: string
+  n: string
+}
+
+export function advancedDefaults(pack: PackSummary | null): AdvancedValues {
+  const d = pack?.defaults
+  const tokens = pack?.tokens ?? 64
+  const custom = d?.tLists.custom ?? d?.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  return {
+    tList: custom.join(', '),
+    hybridStart: String(d?.hybrid.start ?? Math.floor(tokens / 8)),
+    hybridEnd: String(d?.hybrid.end ?? Math.floor(tokens / 2)),
+    temperature: String(d?.teacher.temperature ?? 1),
+    topK: String(d?.teacher.topK ?? 1),
+    topP: String(d?.teacher.topP ?? 1),
+    cfgScale: String(d?.teacher.cfgScale ?? 0),
+  }
+}
+
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] ?? 0
+}
+
+function parseInteger(text: string): number | null {
+  return /^\s*\d+\s*$/.test(text) ? Number(text) : null
+}
+
+function parseNumber(text: string): number | null {
+  return /^\s*(\d+\.?\d*|\.\d+)(e-?\d+)?\s*$/i.test(text) ? Number(text) : null
+}
+
+export function parseTList(text: string): number[] | null {
+  const parts = text.split(/[\s,;]+/).filter((p) => p !== '')
+  if (parts.length === 0) return null
+  const values = parts.map(parseInteger)
+  return values.every((v): v is number => v !== null) ? values : null
+}
+
+export interface Checked {
+  /** Problems with fields, by field; only those the mode uses stop a run. */
+  errors: Partial<Record<FieldName, string>>
+  /** The request, when every field the mode uses is valid. */
+  request: GenerateInput | null
+}
+
+export function checkForm(values: FormValues, pack: PackSummary | null): Checked {
+  const errors: Partial<Record<FieldName, string>> = {}
+  const tokens = pack?.tokens ?? 64
+  const { mode } = values
+
+  const seed = parseInteger(values.seed)
+  if (seed === null) errors.seed = 'A whole number from 0.'
+  else if (seed > MAX_SEED) errors.seed = `At most ${MAX_SEED}.`
+
+  const n = parseInteger(values.n)
+  if (n === null || n < 1 || n > MAX_UI_IMAGES) errors.n = `A whole number from 1 to ${MAX_UI_IMAGES}.`
+
+  const tList = parseTList(values.tList)
+  if (tList === null) errors.tList = 'Whole numbers separated by commas, e.g. 0, 16, 32.'
+  else if (tList[0] !== 0) errors.tList = 'Must start at 0 (the first step sees only noise).'
+  else if (tList.some((t) => t >= tokens)) errors.tList = `Every step must be below ${tokens}.`
+  else if (tList.some((t, i) => i > 0 && t <= (tList[i - 1] as number)))
+    errors.tList = 'Each step must be larger than the one before.'
+  else if (tList.length > 64) errors.tList = 'At most 64 steps.'
+
+  const start = parseInteger(values.hybridStart)
+  const end = parseInteger(values.hybridEnd)
+  if (start === null || start >= tokens) errors.hybridStart = `A whole number from 0 to ${tokens - 1}.`
+  if (end === null || end >= tokens || end < 1) errors.hybridEnd = `A whole number from 1 to ${tokens - 1}.`
+  else if (start !== null && end <= start) errors.hybridEnd = `Must be larger than the start (${start}).`
+
+  const temperature = parseNumber(values.temperature)
+  if (temperature === null || temperature <= 0 || temperature > 10)
+    errors.temperature = 'A number above 0, at most 10.'
+  const topK = parseInteger(values.topK)
+  if (topK === null || topK < 1) errors.topK = 'A whole number from 1.'
+  const topP = parseNumber(values.topP)
+  if (topP === null || topP <= 0 || topP > 1) errors.topP = 'A number above 0, at most 1.'
+  const cfgScale = parseNumber(values.cfgScale)
+  if (cfgScale === null || cfgScale > 50) errors.cfgScale = 'A number from 0 to 50.'
+
+  const used = usedFields(mode)
+  const blocking = (Object.keys(errors) as FieldName[]).filter((f) => used.has(f))
+  if (blocking.length > 0 || !pack) return { errors, request: null }
+
+  const request: GenerateInput = {
+    packId: pack.id,
+    mode,
+    class: values.classIndex,
+    seed: seed as number,
+    n: n as number,
+  }
+  if (mode === 'custom') request.tList = tList as number[]
+  if (usesHybrid(mode)) request.hybrid = { start: start as number, end: end as number }
+  if (usesTeacher(mode)) {
+    request.teacher = {
+      temperature: temperature as number,
+      topK: topK as number,
+      topP: topP as number,
+      cfgScale: cfgScale as number,
+    }
+  }
+  return { errors, request }
+}
+
+/** The fields a mode reads; problems elsewhere are shown but do not stop a run. */
+export function usedFields(mode: GenerationMode): Set<FieldName> {
+  const fields = new Set<FieldName>(['seed', 'n', 'class'])
+  if (mode === 'custom') fields.add('tList')
+  if (usesHybrid(mode)) {
+    fields.add('hybridStart')
+    fields.add('hybridEnd')
+  }
+  if (usesTeacher(mode)) for (const f of ['temperature', 'topK', 'topP', 'cfgScale'] as const) fields.add(f)
+  return fields
+}
+
+const SERVER_FIELDS: [string, FieldName][] = [
+  ['tList', 'tList'],
+  ['hybrid.start', 'hybridStart'],
+  ['hybrid.end', 'hybridEnd'],
+  ['teacher.temperature', 'temperature'],
+  ['teacher.topK', 'topK'],
+  ['teacher.topP', 'topP'],
+  ['teacher.cfgScale', 'cfgScale'],
+  ['seed', 'seed'],
+  ['n', 'n'],
+  ['class', 'class'],
+]
+
+/** The form field a server message is about ("teacher.topK: must be in 1..512" -> topK). */
+export function fieldOfServerMessage(message: string): FieldName | null {
+  for (const [path, field] of SERVER_FIELDS) {
+    if (new RegExp(`(^|[\\s.])${path.replace('.', '\\.')}:`).test(message)) return field
+  }
+  return null
+}
