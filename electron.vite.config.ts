@@ -51,6 +51,7 @@ export default defineConfig({
           host: path.join(root, 'main/host/hostProcess.ts'),
           serve: path.join(root, 'main/serve/serveEntry.ts'),
           cli: path.join(root, 'main/cli/cliEntry.ts'),
+          bench: path.join(root, 'main/bench/benchEntry.ts'),
         },
       },
     },
