@@ -187,3 +187,67 @@ describe('generation jobs in the engine', () => {
     expect(steps).toBeLessThanOrEqual(stepsAtCancel + 1)
   })
 })
+
+describe('pack sessions', () => {
+  it('refuses a graph whose inputs are not what the manifest says, naming them', async () => {
+    const pack = await loadPack(SMOKE_PACK_DIR)
+    if (!pack.ok) throw new Error(pack.problems.join('; '))
+    const manifest = structuredClone(pack.manifest)
+    const inputs = manifest.graphs.generator.inputs
+    const noise = inputs.noise
+    if (!noise) throw new Error('the smoke pack has no noise input')
+    delete inputs.noise
+    inputs.noise_x = noise
+    const rt = await openPackRuntime(SMOKE_PACK_DIR, manifest, { providers: ['cpu'], idleMs: 0 })
+    runtimes.push(rt)
+    const job = generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), { appVersion: 't', jobId: 'j' })
+    await expect(job).rejects.toSatisfy(
+      (e: unknown) =>
+        e instanceof AppError &&
+        e.code === 'unavailable' &&
+        e.message.includes("input 'noise_x' is missing") &&
+        e.message.includes("input 'noise' is not in the manifest"),
+    )
+  })
+
+  it('falls back to cpu when a provider cannot run a graph, and says which one loaded', async () => {
+    const pack = await loadPack(SMOKE_PACK_DIR)
+    if (!pack.ok) throw new Error(pack.problems.join('; '))
+    const logs: string[] = []
+    const rt = await openPackRuntime(SMOKE_PACK_DIR, pack.manifest, {
+      providers: ['webgpu', 'cpu'],
+      idleMs: 0,
+      log: (_level, message) => logs.push(message),
+    })
+    runtimes.push(rt)
+    const result = await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), {
+      appVersion: 't',
+      jobId: 'j',
+    })
+    const loaded = await rt.sessions.graph('generator')
+    expect(result.provider).toBe(loaded.provider)
+    if (loaded.provider === 'cpu') {
+      // No WebGPU adapter here: the fallback is logged with webgpu's reason.
+      expect(loaded.fallbacks.map((f) => f.provider)).toEqual(['webgpu'])
+      expect(logs.some((l) => l.includes('runs on cpu') && l.includes('webgpu failed'))).toBe(true)
+    } else {
+      console.log(`generator loaded on ${loaded.provider}; no fallback to check on this machine`)
+    }
+  })
+
+  it('releases idle sessions and loads them again on the next use', async () => {
+    const pack = await loadPack(SMOKE_PACK_DIR)
+    if (!pack.ok) throw new Error(pack.problems.join('; '))
+    const rt = await openPackRuntime(SMOKE_PACK_DIR, pack.manifest, { providers: ['cpu'], idleMs: 50 })
+    runtimes.push(rt)
+    await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), { appVersion: 't', jobId: 'j' })
+    expect(Object.keys(await rt.sessions.loadedProviders()).sort()).toEqual(['decoder', 'generator'])
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await rt.sessions.loadedProviders()).toEqual({})
+    const again = await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), {
+      appVersion: 't',
+      jobId: 'j',
+    })
+    expect(again.images).toHaveLength(1)
+  })
+})
