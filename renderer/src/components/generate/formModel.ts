@@ -3,9 +3,14 @@
  * main/engine/plan.ts), so most mistakes are shown before anything is sent. What needs the pack's codebook
  * (top-k's upper bound) is left to the server, whose invalid_input message is shown next to the form.
  */
-import { type GenerationMode, MAX_SEED, type PackSummary } from '../../../../common/generation.ts'
+import {
+  DEFAULT_COMPARE_MODES,
+  type GenerationMode,
+  MAX_SEED,
+  type PackSummary,
+} from '../../../../common/generation.ts'
 import type { GenerateInput } from '../../app/useGeneration.ts'
-import { usesHybrid, usesTeacher } from './modes.ts'
+import { stepsFor, usesHybrid, usesTeacher } from './modes.ts'
 
 /** The UI's cap on images per job (the contract allows more, for the CLI). */
 export const MAX_UI_IMAGES = 16
@@ -61,6 +66,25 @@ export function parseTList(text: string): number[] | null {
   if (parts.length === 0) return null
   const values = parts.map(parseInteger)
   return values.every((v): v is number => v !== null) ? values : null
+}
+
+/**
+ * Model steps one run of a mode takes with these (maybe half-typed) settings, for the hint under the modes. An
+ * unreadable step list or hybrid bound counts as its smallest value: the field shows its own error.
+ */
+export function stepsPerRun(
+  mode: GenerationMode,
+  values: AdvancedValues,
+  tokens: number,
+  pack: PackSummary | null,
+): number {
+  const settings = {
+    tList: parseTList(values.tList) ?? [0],
+    hybrid: { start: Number(values.hybridStart) || 0, end: Number(values.hybridEnd) || 0 },
+  }
+  if (mode === 'compare')
+    return DEFAULT_COMPARE_MODES.reduce((sum, s) => sum + stepsFor(s, tokens, settings, pack), 0)
+  return stepsFor(mode, tokens, settings, pack)
 }
 
 export interface Checked {

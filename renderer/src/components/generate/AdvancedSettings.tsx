@@ -1,0 +1,103 @@
+/**
+ * The collapsible Advanced section: custom steps, the hybrid range and the original model's sampling. Every
+ * group stays editable, but one the chosen mode does not read is dimmed and says so, since its errors then do
+ * not stop a run. The values belong to the pack they were set for (the panel keeps them); Reset restores
+ * that pack's defaults.
+ */
+import type { ReactNode } from 'react'
+import type { GenerationMode } from '../../../../common/generation.ts'
+import type { FieldAria } from './fieldAria.ts'
+import type { AdvancedValues, FieldName } from './formModel.ts'
+import { usesHybrid, usesTeacher } from './modes.ts'
+import { NumberField } from './NumberField.tsx'
+
+interface Props {
+  open: boolean
+  onOpenChange(open: boolean): void
+  mode: GenerationMode
+  values: AdvancedValues
+  onChange(name: keyof AdvancedValues, value: string): void
+  onReset(): void
+  errors: Partial<Record<FieldName, string>>
+  fieldAria(name: FieldName): FieldAria
+  /** The pack's token count: the bound for step and hybrid positions. */
+  tokens: number
+}
+
+export function AdvancedSettings({
+  open,
+  onOpenChange,
+  mode,
+  values,
+  onChange,
+  onReset,
+  errors,
+  fieldAria,
+  tokens,
+}: Props) {
+  // What every NumberField here takes from its name alone.
+  const field = (name: keyof AdvancedValues) => ({
+    name,
+    value: values[name],
+    onChange: (value: string) => onChange(name, value),
+    error: errors[name],
+    aria: fieldAria(name),
+  })
+  return (
+    <details
+      open={open}
+      onToggle={(e) => onOpenChange(e.currentTarget.open)}
+      className="rounded-lg border border-zinc-200 dark:border-zinc-800"
+    >
+      <summary className="cursor-pointer rounded-lg px-3 py-2 text-xs font-medium text-zinc-700 hover:bg-zinc-50 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-zinc-300 dark:hover:bg-zinc-800/60">
+        Advanced
+      </summary>
+      <div className="flex flex-col gap-4 px-3 pt-1 pb-3">
+        <AdvancedGroup title="Custom steps" active={mode === 'custom'}>
+          <NumberField
+            {...field('tList')}
+            label="Steps (t_list)"
+            help={`Token positions where the distilled model runs, from 0, below ${tokens}.`}
+            text
+          />
+        </AdvancedGroup>
+        <AdvancedGroup title="Hybrid" active={usesHybrid(mode)}>
+          <div className="grid grid-cols-2 gap-2">
+            <NumberField {...field('hybridStart')} label="Original from token" min={0} max={tokens - 1} />
+            <NumberField {...field('hybridEnd')} label="to token" min={1} max={tokens - 1} />
+          </div>
+        </AdvancedGroup>
+        <AdvancedGroup title="Original model sampling" active={usesTeacher(mode)}>
+          <div className="grid grid-cols-2 gap-2">
+            <NumberField {...field('temperature')} label="Temperature" min={0} max={10} step={0.05} />
+            <NumberField {...field('topK')} label="Top-k" min={1} />
+            <NumberField {...field('topP')} label="Top-p" min={0} max={1} step={0.05} />
+            <NumberField {...field('cfgScale')} label="CFG scale" min={0} max={50} step={0.5} />
+          </div>
+        </AdvancedGroup>
+        <button
+          type="button"
+          onClick={onReset}
+          className="self-start rounded-md px-2 py-1 text-xs text-indigo-700 hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300 dark:hover:bg-indigo-950"
+        >
+          Reset to the pack’s defaults
+        </button>
+      </div>
+    </details>
+  )
+}
+
+/** A group of settings, dimmed and marked when the chosen mode does not read it. */
+function AdvancedGroup({ title, active, children }: { title: string; active: boolean; children: ReactNode }) {
+  return (
+    <fieldset className={active ? '' : 'opacity-60'}>
+      <legend className="mb-1 text-[11px] font-semibold uppercase tracking-wide text-zinc-500 dark:text-zinc-400">
+        {title}
+        {!active && (
+          <span className="ml-1 font-normal normal-case tracking-normal">(not used by this mode)</span>
+        )}
+      </legend>
+      {children}
+    </fieldset>
+  )
+}

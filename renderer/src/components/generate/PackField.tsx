@@ -1,0 +1,69 @@
+/**
+ * The model pack select, with what the chosen pack makes (or why none can be used) below it. Broken packs are
+ * listed, disabled, with their first problem, so a half-copied pack is visible instead of silently missing.
+ */
+import type { PackSummary } from '../../../../common/generation.ts'
+import { control, fieldLabel, hint } from './ui.ts'
+
+interface Props {
+  /** Null while the packs are still being looked for. */
+  packs: PackSummary[] | null
+  packsError: string | null
+  /** The pack in use (a ready one), or null when none can be used. */
+  pack: PackSummary | null
+  /** The pack's token count, with the panel's fallback for packs that do not say. */
+  tokens: number
+  onChange(packId: string): void
+}
+
+export function PackField({ packs, packsError, pack, tokens, onChange }: Props) {
+  const readyPacks = packs?.filter((p) => p.status === 'ready') ?? []
+  const brokenPacks = packs?.filter((p) => p.status === 'broken') ?? []
+  return (
+    <div className="flex flex-col gap-1">
+      <label htmlFor="pack-select" className={fieldLabel}>
+        Model pack
+      </label>
+      <select
+        id="pack-select"
+        data-testid="pack-select"
+        value={pack?.id ?? ''}
+        disabled={readyPacks.length === 0}
+        onChange={(e) => onChange(e.target.value)}
+        aria-describedby={brokenPacks.length ? 'pack-hint broken-packs' : 'pack-hint'}
+        className={control}
+      >
+        {packs === null && <option value="">Loading packs…</option>}
+        {packs !== null && readyPacks.length === 0 && <option value="">No usable pack</option>}
+        {readyPacks.map((p) => (
+          <option key={p.id} value={p.id}>
+            {p.name ?? p.id}
+            {p.version ? ` ${p.version}` : ''}
+            {p.isDefault ? ' (default)' : ''}
+          </option>
+        ))}
+        {brokenPacks.map((p) => (
+          <option key={p.id} value={p.id} disabled title={p.problems.join('\n')}>
+            {p.name ?? p.id} — unusable
+          </option>
+        ))}
+      </select>
+      <p id="pack-hint" className={hint}>
+        {pack
+          ? `${pack.image ? `${pack.image.width}×${pack.image.height} images` : 'Images'}, ${tokens} tokens, ${pack.classes.length} classes`
+          : (packsError ?? (packs === null ? 'Looking for model packs…' : 'No model pack can be used.'))}
+      </p>
+      {brokenPacks.length > 0 && (
+        <ul id="broken-packs" className="flex flex-col gap-1 text-xs text-amber-700 dark:text-amber-300">
+          {brokenPacks.map((p) => (
+            <li key={p.id} title={p.problems.join('\n')}>
+              <span className="font-medium">{p.name ?? p.id}</span> can’t be used:{' '}
+              {p.problems[0] ?? 'unknown problem'}
+              {p.problems.length > 1 ? ` (and ${p.problems.length - 1} more)` : ''}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  )
+}
