@@ -98,6 +98,8 @@ export interface GenerationResult {
   images: GeneratedImage[]
   /** Per mode, over the whole job. */
   modeTimings: Record<string, Timings>
+  /** Creating the pack's sessions for this job (0 when they were already loaded); not part of any mode's timings. */
+  loadMs: number
   agreement: Record<string, TokenAgreement>
 }
 

@@ -73,6 +73,8 @@ async function main(): Promise<number> {
     const result = done.value as GenerationResult
     await fs.mkdir(args.out, { recursive: true })
     console.log(`execution provider ${result.provider}`)
+    if (result.loadMs >= 1)
+      console.log(`sessions loaded in ${result.loadMs.toFixed(0)} ms (not part of the timings below)`)
     for (const image of result.images) {
       const file = path.join(args.out, fileName(result, image.mode, image.seed))
       await writeFileAtomic(file, image.png)
