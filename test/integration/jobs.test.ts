@@ -4,7 +4,10 @@
  * committed emoji32 pack. Covers every mode, refusals, queue order, cancellation, progress, a host crash, and
  * that main's event loop stays free while the host samples.
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { zipSync } from 'fflate'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Client } from '../../common/client.ts'
 import type {
@@ -19,7 +22,8 @@ import type { JobProgress } from '../../common/types.ts'
 import { METADATA_KEY } from '../../main/engine/generate.ts'
 import { decodePngRgb, readPngText } from '../../main/engine/output/png.ts'
 import { memoryTransport } from '../support/memoryTransport.ts'
-import { createTestApp } from '../support/testApp.ts'
+import { SMOKE_PACK_DIR } from '../support/packs.ts'
+import { createTestApp, tempDir } from '../support/testApp.ts'
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>
 
@@ -157,6 +161,34 @@ describe('packs.list', () => {
     })
     expect(emoji?.classes).toHaveLength(36)
     expect(packs.filter((p) => p.isDefault)).toHaveLength(1)
+  })
+})
+
+describe('packs.import', () => {
+  it('imports a zipped pack through the contract, lists it and generates with it', async () => {
+    const files: Record<string, Uint8Array> = {}
+    for (const name of fs.readdirSync(SMOKE_PACK_DIR)) {
+      files[`smoke/${name}`] = fs.readFileSync(path.join(SMOKE_PACK_DIR, name))
+    }
+    const zipFile = path.join(tempDir('zip'), 'smoke.zip')
+    fs.writeFileSync(zipFile, zipSync(files))
+    const imported = unwrap(await client.packs.import({ path: zipFile }))
+    expect(imported).toMatchObject({ id: 'smoke', source: 'user', status: 'ready', isDefault: false })
+    expect(unwrap(await client.packs.list({})).map((p) => p.id)).toContain('smoke')
+    const again = await client.packs.import({ path: zipFile })
+    expect(again.ok ? null : again.error.code).toBe('invalid_input')
+    const job = await submit({ packId: 'smoke', mode: '2step', class: 1, seed: 11 })
+    const result = await waitDone(job.jobId)
+    expect(result.packId).toBe('smoke')
+    expect(result.images).toHaveLength(1)
+  })
+
+  it('refuses a relative path and a missing file, naming the problem', async () => {
+    const relative = await client.packs.import({ path: 'packs/smoke.zip' })
+    expect(relative.ok ? null : relative.error.message).toMatch(/path: must be an absolute path/)
+    const missing = await client.packs.import({ path: '/nonexistent/pack.zip' })
+    expect(missing.ok).toBe(false)
+    expect(missing.ok ? '' : missing.error.message).toContain('/nonexistent/pack.zip')
   })
 })
 
