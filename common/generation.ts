@@ -57,6 +57,30 @@ export const GenerateRequestSchema = z.strictObject({
 })
 export type GenerateRequest = z.infer<typeof GenerateRequestSchema>
 
+/**
+ * Model passes one mode takes (generator runs, teacher steps): what progress counts, and the UI's cost hint.
+ * The engine and the renderer both use this one definition.
+ */
+export function modelSteps(
+  mode: SingleMode,
+  tokens: number,
+  settings: { twoStepTList: number[]; tList: number[]; hybrid: { start: number; end: number } },
+): number {
+  switch (mode) {
+    case '1step':
+      return 1
+    case '2step':
+      return settings.twoStepTList.length
+    case 'custom':
+      return settings.tList.length
+    case 'hybrid':
+      return 2 + settings.hybrid.end - settings.hybrid.start
+    case 'ar':
+    case 'exact':
+      return tokens
+  }
+}
+
 export interface Timings {
   /** Token generation: generator runs, teacher steps and the flow map. */
   tokenMs: number

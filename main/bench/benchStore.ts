@@ -4,11 +4,10 @@
  * input: the reader validates them and answers a damaged one with a message that names the file and the field,
  * never with an exception.
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
-import { writeFileAtomic } from '../app/atomicWrite.ts'
+import { writeFileAtomic, writeSyncedTemp } from '../app/atomicWrite.ts'
 import { BENCH_FORMAT, BENCH_FORMAT_VERSION, type BenchResult, BenchResultSchema } from './benchResult.ts'
 
 /** A result is a few KB; a file far beyond that is not one, and is not read into memory. */
@@ -120,16 +119,7 @@ export async function recordFirstRun(dataDir: string, result: BenchResult): Prom
  * supported (some network and FAT volumes) an exclusive create does the same, less crash-safely.
  */
 async function createExclusive(file: string, data: string): Promise<boolean> {
-  const dir = path.dirname(file)
-  await fs.mkdir(dir, { recursive: true })
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
-  const handle = await fs.open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  const tmp = await writeSyncedTemp(file, data)
   try {
     await fs.link(tmp, file)
     return true

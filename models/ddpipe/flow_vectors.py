@@ -18,7 +18,6 @@ pinned is the token, which only rounding right at a decision boundary could chan
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -29,6 +28,7 @@ import torch
 
 from .mapping import FlowSpec, flow_map, flow_map_support, shape_distribution
 from .noise import gaussian_noise
+from .spec_files import spec_main
 
 VOCAB = 64
 DIM = 8
@@ -294,22 +294,7 @@ def render(vectors: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="file to write (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="compare with --out instead of writing it")
-    args = parser.parse_args(argv)
-    text = render(build_vectors())
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else None
-        if current != text:
-            print(f"{args.out} is stale: run python3 -m ddpipe.flow_vectors in models/", file=sys.stderr)
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    return spec_main(argv, __doc__.splitlines()[0], DEFAULT_PATH, "ddpipe.flow_vectors", lambda: render(build_vectors()))
 
 
 if __name__ == "__main__":

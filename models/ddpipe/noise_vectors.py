@@ -9,7 +9,6 @@ test suites (test/unit/noise.test.ts and models/tests/test_noise.py) check their
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -27,6 +26,7 @@ from .noise import (
     gaussian_noise,
     gaussian_noise_batch,
 )
+from .spec_files import spec_main
 
 VECTOR_SEEDS = (0, 1, 42, 2**32 - 1, 2_937_486_501)  # the last one drawn at random once
 VECTOR_COUNT = 64
@@ -158,22 +158,7 @@ def render(vectors: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="file to write (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="compare with --out instead of writing it")
-    args = parser.parse_args(argv)
-    text = render(build_vectors())
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else None
-        if current != text:
-            print(f"{args.out} is stale: run python3 -m ddpipe.noise_vectors in models/", file=sys.stderr)
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    return spec_main(argv, __doc__.splitlines()[0], DEFAULT_PATH, "ddpipe.noise_vectors", lambda: render(build_vectors()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_COMPARE_MODES } from '../../common/generation.ts'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
 
 let served: ServedApp
 let browser: Browser
@@ -70,19 +70,8 @@ async function resultJobId(): Promise<string | null> {
   return page.getByTestId('result').getAttribute('data-job-id')
 }
 
-/** The page's own call path, through its cookie (for the host's pid). */
-async function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
-  return page.evaluate<{ ok: boolean; value: Record<string, unknown> }, readonly [string, object]>(
-    async ([n, i]) => {
-      const response = await fetch(`/api/call/${n}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(i),
-      })
-      return response.json()
-    },
-    [name, input] as const,
-  )
+function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
+  return callFromPage(page, name, input)
 }
 
 describe('generating images in the served app', () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
 import { REPO_ROOT } from '../support/testApp.ts'
 
 let served: ServedApp
@@ -30,19 +30,8 @@ afterAll(async () => {
   await served?.stop()
 })
 
-/** The page's own call path, through its cookie, for what the test needs to know (the host's pid). */
-async function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
-  return page.evaluate<{ ok: boolean; value: Record<string, unknown> }, readonly [string, object]>(
-    async ([n, i]) => {
-      const response = await fetch(`/api/call/${n}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(i),
-      })
-      return response.json()
-    },
-    [name, input] as const,
-  )
+function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
+  return callFromPage(page, name, input)
 }
 
 describe('the served app shell in Chromium', () => {

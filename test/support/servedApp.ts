@@ -1,7 +1,7 @@
 /** Starts the built `serve.js` exactly as `npm run serve` does, and a headless Debian Chromium to drive it. */
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { BUILT_SERVE, requireBuild, tempDir } from './testApp.ts'
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -71,4 +71,23 @@ export async function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   })
+}
+
+/** A contract call from inside the page, through its cookie: the path the UI itself uses. */
+export async function callFromPage(
+  page: Page,
+  name: string,
+  input: object,
+): Promise<{ ok: boolean; value: Record<string, unknown> }> {
+  return page.evaluate<{ ok: boolean; value: Record<string, unknown> }, readonly [string, object]>(
+    async ([n, i]) => {
+      const response = await fetch(`/api/call/${n}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(i),
+      })
+      return (await response.json()) as { ok: boolean; value: Record<string, unknown> }
+    },
+    [name, input] as const,
+  )
 }

@@ -9,11 +9,12 @@ import type { Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../../common/result.ts'
+import { syncDir } from '../../app/atomicWrite.ts'
 import { loadPack } from './loadPack.ts'
 import { type PackManifest, PackManifestSchema } from './manifest.ts'
 import { fingerprintFolder, type PackLoadCache } from './packCache.ts'
 import type { PackEntry, RegistryLog } from './registryTypes.ts'
-import { assertNotLink, copyRegularFile, readSmallFile, syncDir, writeNewFile } from './safeFiles.ts'
+import { assertNotLink, copyRegularFile, readSmallFile, writeNewFile } from './safeFiles.ts'
 import { type Refuse, ZipArchive } from './zipArchive.ts'
 
 export interface ImportLimits {

@@ -49,18 +49,6 @@ export async function copyRegularFile(src: string, dst: string, name: string): P
   }
 }
 
-/** Makes a folder's entries (a file created in it, a rename into it) durable. */
-export async function syncDir(dir: string): Promise<void> {
-  // Directories cannot be opened for fsync on Windows; the rename is already durable enough there.
-  if (process.platform === 'win32') return
-  const handle = await fs.open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
 export async function assertNotLink(file: string, name: string): Promise<void> {
   const stat = await fs.lstat(file).catch(() => null)
   if (stat?.isSymbolicLink())

@@ -119,7 +119,7 @@ function powerOfTwo(e: number): number {
  * Sum of four interleaved lanes folded left to right: torch's CPU reduce_all over Vectorized<double> (AVX2), used
  * by softmax and by the sum of |c_j|^2. Lane l holds the elements at index = l (mod 4); empty lanes add 0 exactly.
  */
-function laneSum(x: Float64Array, start: number, n: number): number {
+export function laneSum(x: Float64Array, start: number, n: number): number {
   let s0 = 0
   let s1 = 0
   let s2 = 0

@@ -4,6 +4,7 @@
  * temperature, top-k, top-p, softmax. Softmax follows torch's CPU kernel (exp(x - max), four-lane sum, times the
  * reciprocal of the sum) so that p agrees with Python's to a few ulps; the zero pattern agrees exactly.
  */
+import { laneSum } from './flowMap.ts'
 
 export interface TeacherSampling {
   /** Classifier-free guidance: logits = uncond + cfgScale (cond - uncond); 1 = no guidance. */
@@ -25,21 +26,7 @@ function softmaxInPlace(x: Float64Array): void {
   let max = Number.NEGATIVE_INFINITY
   for (let i = 0; i < n; i++) if ((x[i] as number) > max) max = x[i] as number
   for (let i = 0; i < n; i++) x[i] = Math.exp((x[i] as number) - max)
-  let s0 = 0
-  let s1 = 0
-  let s2 = 0
-  let s3 = 0
-  let i = 0
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i] as number
-    s1 += x[i + 1] as number
-    s2 += x[i + 2] as number
-    s3 += x[i + 3] as number
-  }
-  if (i < n) s0 += x[i] as number
-  if (i + 1 < n) s1 += x[i + 1] as number
-  if (i + 2 < n) s2 += x[i + 2] as number
-  const inv = 1 / (s0 + s1 + s2 + s3)
+  const inv = 1 / laneSum(x, 0, n)
   for (let j = 0; j < n; j++) x[j] = (x[j] as number) * inv
 }
 

@@ -1,5 +1,10 @@
 /** How each generation mode is named and explained in the UI, fastest first. */
-import type { GenerationMode, PackSummary, SingleMode } from '../../../../common/generation.ts'
+import {
+  type GenerationMode,
+  modelSteps,
+  type PackSummary,
+  type SingleMode,
+} from '../../../../common/generation.ts'
 
 export interface ModeInfo {
   mode: GenerationMode
@@ -61,19 +66,7 @@ export function stepsFor(
   settings: { tList: number[]; hybrid: { start: number; end: number } },
   pack: PackSummary | null,
 ): number {
-  switch (mode) {
-    case '1step':
-      return 1
-    case '2step':
-      return pack?.defaults?.tLists['2step']?.length ?? 2
-    case 'custom':
-      return settings.tList.length
-    case 'hybrid':
-      return 2 + settings.hybrid.end - settings.hybrid.start
-    case 'ar':
-    case 'exact':
-      return tokens
-  }
+  return modelSteps(mode, tokens, { ...settings, twoStepTList: pack?.defaults?.tLists['2step'] ?? [0, 1] })
 }
 
 export function usesTeacher(mode: GenerationMode): boolean {
