@@ -143,15 +143,3 @@ export function planGeneration(
 function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 32)
 }
-
-/** Does this plan's mode use the teacher with the pack's own settings (so its tokens match the pairs)? */
-export function usesPackTeacherSettings(plan: GenerationPlan, manifest: PackManifest): boolean {
-  const t = manifest.sampling.teacher
-  const topK = t.topK > 0 ? t.topK : manifest.tokens.codebookSize
-  return (
-    plan.teacher.cfgScale === t.cfgScale &&
-    plan.teacher.temperature === t.temperature &&
-    plan.teacher.topK === topK &&
-    plan.teacher.topP === t.topP
-  )
-}

@@ -206,7 +206,7 @@ describe('pack sessions', () => {
         e instanceof AppError &&
         e.code === 'unavailable' &&
         e.message.includes("input 'noise_x' is missing") &&
-        e.message.includes("input 'noise' is not in the manifest"),
+        e.message.includes("input 'noise' is in the graph but not in the manifest"),
     )
   })
 

@@ -31,13 +31,21 @@ async function checkGraph(dir: string, spec: GraphSpec): Promise<string[]> {
     return [`${spec.file}: onnxruntime cannot load it (${(err as Error).message})`]
   }
   try {
-    return [
-      ...compare(spec.file, 'input', spec.inputs, session.inputNames, session.inputMetadata),
-      ...compare(spec.file, 'output', spec.outputs, session.outputNames, session.outputMetadata),
-    ]
+    return graphIoProblems(session, spec)
   } finally {
     await session.release()
   }
+}
+
+/** The same check on a session that is already loaded (the engine runs it on every session it creates). */
+export function graphIoProblems(
+  session: ort.InferenceSession,
+  spec: { file: string; inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> },
+): string[] {
+  return [
+    ...compare(spec.file, 'input', spec.inputs, session.inputNames, session.inputMetadata),
+    ...compare(spec.file, 'output', spec.outputs, session.outputNames, session.outputMetadata),
+  ]
 }
 
 function compare(

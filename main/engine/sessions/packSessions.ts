@@ -9,6 +9,7 @@ import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../../common/result.ts'
 import type { ExecutionProviderName } from '../../../common/types.ts'
+import { graphIoProblems } from '../packs/graphCheck.ts'
 import type { PackManifest } from '../packs/manifest.ts'
 
 export type GraphName = 'generator' | 'decoder' | 'teacherStep'
@@ -143,7 +144,7 @@ export class PackSessions {
           logSeverityLevel: 3,
           ...(this.options.threads ? { intraOpNumThreads: this.options.threads } : {}),
         })
-        const mismatch = ioMismatch(session, spec)
+        const mismatch = graphIoProblems(session, spec)
         if (mismatch.length) {
           // The graph itself disagrees with its manifest: no provider will fix that.
           await session.release().catch(() => undefined)
@@ -167,21 +168,6 @@ export class PackSessions {
       `${spec.file} of pack '${this.manifest.id}' cannot run on any provider: ${fallbacks.map((f) => `${f.provider}: ${f.error}`).join('; ')}`,
     )
   }
-}
-
-/** Names the manifest promises that the graph does not have. */
-export function ioMismatch(
-  session: ort.InferenceSession,
-  spec: { file: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> },
-): string[] {
-  const problems: string[] = []
-  for (const name of Object.keys(spec.inputs))
-    if (!session.inputNames.includes(name)) problems.push(`${spec.file}: input '${name}' is missing`)
-  for (const name of session.inputNames)
-    if (!(name in spec.inputs)) problems.push(`${spec.file}: input '${name}' is not in the manifest`)
-  for (const name of Object.keys(spec.outputs))
-    if (!session.outputNames.includes(name)) problems.push(`${spec.file}: output '${name}' is missing`)
-  return problems
 }
 
 /** Batch-1 inputs of the right shapes and types, with values that are valid for every graph. */
