@@ -176,10 +176,14 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
-            else:
+        state = model.state_dict()
+        floats = [k for k, v in state.items() if v.dtype.is_floating_point]
+        # One fused call per list instead of two kernels per tensor: on a GPU the per-tensor loop dominated small models.
+        shadow = [self.shadow[k] for k in floats]
+        torch._foreach_mul_(shadow, self.decay)
+        torch._foreach_add_(shadow, [state[k].detach() for k in floats], alpha=1 - self.decay)
+        for k, v in state.items():
+            if not v.dtype.is_floating_point:
                 self.shadow[k].copy_(v)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

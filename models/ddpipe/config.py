@@ -44,6 +44,10 @@ class TeacherConfig:
     warmup: int = 200
     weight_decay: float = 0.05
     class_dropout: float = 0.1
+    dropout: float = 0.0  # residual dropout in the blocks while training
+    # Keep the weights (EMA) with the lowest validation loss, checked at every checkpoint, instead of the last ones:
+    # a teacher that can memorise its training sequences must stop where it still generalises.
+    select_best: bool = False
     checkpoint_every: int = 250
 
 

@@ -207,7 +207,21 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
     return out
 
 
-def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None, grids: Path | None, samples: int | None) -> dict:
+def run_eval(
+    pack: str,
+    config: Path | None,
+    out: Path | None,
+    work: Path | None,
+    grids: Path | None,
+    samples: int | None,
+    device: str = "cpu",
+    with_pack: bool = True,
+) -> dict:
+    """Evaluates the work folder's models; with_pack also checks the built pack first and seals eval.json into it.
+
+    Without the pack (a GPU box that trains but does not export), the results go to the grids folder only and
+    `attach-eval` puts them into the pack once it is exported.
+    """
     import dataclasses
 
     from .classifier import load_classifier
@@ -224,7 +238,8 @@ def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None
     work = work or MODELS_DIR / ".cache" / "work" / pack
     out = out or MODELS_DIR / "packs" / cfg.pack.id
     grids = grids or MODELS_DIR / "eval" / cfg.pack.id
-    verify_pack_files(out)
+    if with_pack:
+        verify_pack_files(out)
     ctx = Context(cfg, work, out)
     data = ctx.dataset()
     vq = load_vq(cfg, work)
@@ -237,14 +252,33 @@ def run_eval(pack: str, config: Path | None, out: Path | None, work: Path | None
         raise PipelineError(f"the classifier stage has not run for {work} (run `build {pack}` first)")
     classifier = load_classifier(work)
     t0 = time.time()
+    pairs = load_pairs(work)
     results = evaluate(
-        cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, load_pairs(work), classifier, metrics["classifier"], grids
-    )
+        cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, pairs, classifier, metrics["classifier"], grids,
+        torch.device(device),
+    )  # fmt: skip
     results["eval_seconds"] = round(time.time() - t0, 1)
-    add_eval_to_pack(out, results)
+    if with_pack:
+        add_eval_to_pack(out, results)
     save_json(grids / "eval.json", results)
     print(results_table(results))
     return results
+
+
+def attach_eval(pack_dir: Path, eval_json: Path) -> None:
+    from .evaluate import add_eval_to_pack
+    from .export import verify_pack_files
+
+    verify_pack_files(pack_dir)
+    try:
+        results = json.loads(eval_json.read_text())
+    except (OSError, ValueError) as err:
+        raise PipelineError(f"{eval_json}: not a readable eval.json ({err})") from None
+    if not isinstance(results, dict) or not isinstance(results.get("modes"), dict):
+        raise PipelineError(f"{eval_json}: no 'modes' object; is it the output of `eval`?")
+    add_eval_to_pack(pack_dir, results)
+    verify_pack_files(pack_dir)
+    print(results_table(results))
 
 
 def ablate_t2(pack: str, config: Path | None, work: Path | None, grids: Path | None, values: list[int], steps: int) -> dict:
@@ -298,11 +332,13 @@ def ablate_t2(pack: str, config: Path | None, work: Path | None, grids: Path | N
 
 
 def results_table(results: dict) -> str:
-    rows = ["| mode | FID-emoji | x teacher-exact | class accuracy | tokens = exact teacher | ms/image (Python, CPU) |", "|---|---|---|---|---|---|"]
+    device = results.get("device", "cpu").upper()
+    rows = [f"| mode | FID-emoji | x teacher-exact | class accuracy | tokens = exact teacher | ms/image (Python, {device}) |", "|---|---|---|---|---|---|"]
     for mode, r in results["modes"].items():
         agree = "-" if r["token_agreement_with_exact_teacher"] is None else f"{100 * r['token_agreement_with_exact_teacher']:.1f}%"
+        ms = r.get("ms_per_image_python", r.get("ms_per_image_python_cpu"))  # the key's name before GPU evaluations
         rows.append(
-            f"| {mode} | {r['fid_emoji']:.2f} | {r['fid_ratio_to_teacher_exact']:.2f} | {100 * r['class_accuracy']:.1f}% | {agree} | {r['ms_per_image_python_cpu']:.2f} |"
+            f"| {mode} | {r['fid_emoji']:.2f} | {r['fid_ratio_to_teacher_exact']:.2f} | {100 * r['class_accuracy']:.1f}% | {agree} | {ms:.2f} |"
         )
     return "\n".join(rows)
 
@@ -325,7 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--work", type=Path)
     ev.add_argument("--grids", type=Path, help="where sample grids go (default models/eval/<id>)")
     ev.add_argument("--samples", type=int, help="samples per mode (default from the config)")
+    ev.add_argument("--device", default="cpu", help="torch device for sampling and features (cpu, cuda)")
+    ev.add_argument("--no-pack", action="store_true", help="evaluate the work folder only; attach-eval adds the results later")
     ev.add_argument("--threads", type=int)
+    at = sub.add_parser("attach-eval", help="seal an eval.json computed elsewhere into a built pack")
+    at.add_argument("pack_dir", type=Path)
+    at.add_argument("eval_json", type=Path)
     ab = sub.add_parser("ablate-t2", help="short student runs, one per t2 candidate, scored with FID-emoji")
     ab.add_argument("pack")
     ab.add_argument("--config", type=Path)
@@ -335,14 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     ab.add_argument("--steps", type=int, default=300, help="training steps per candidate")
     ab.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
-    setup_torch(args.threads)
+    setup_torch(getattr(args, "threads", None))
     try:
         if args.command == "build":
             out = build(args.pack, args.config, args.out, args.work, args.start_from, args.stop_after)
             if is_main_process() and (out / "manifest.json").exists():
                 print(f"pack ready: {out}")
         elif args.command == "eval":
-            run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples)
+            run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples, args.device, not args.no_pack)
+        elif args.command == "attach-eval":
+            attach_eval(args.pack_dir, args.eval_json)
         elif args.command == "ablate-t2":
             try:
                 values = [int(v) for v in args.values.split(",")]

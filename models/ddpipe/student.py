@@ -13,6 +13,7 @@ continuous latent and the target codebook vector, both over positions j >= t; t 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def layer_norm_plain(h: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 def student_from_teacher(teacher: Teacher, book: torch.Tensor) -> Student:
-    bcfg = teacher.backbone.cfg
+    # The student learns from fresh pairs, not from the small image set, so it trains without the teacher's dropout.
+    bcfg = dataclasses.replace(teacher.backbone.cfg, dropout=0.0)
     student = Student(bcfg, teacher.vocab, teacher.n_classes, book.shape[1])
     student.cls_embedding.load_state_dict(teacher.cls_embedding.state_dict())
     student.backbone.load_state_dict(teacher.backbone.state_dict())
@@ -165,9 +167,10 @@ def train_student(
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
 
-    tokens = torch.from_numpy(pairs["tokens"]).long()
-    classes = torch.from_numpy(pairs["classes"]).long()
-    all_eps = torch.from_numpy(noise_for(pairs["seeds"], tokens.shape[1], book.shape[1]))
+    # The whole pair set lives on the training device (200k pairs of noise are 0.4 GB): no copy per step.
+    tokens = torch.from_numpy(pairs["tokens"]).long().to(device)
+    classes = torch.from_numpy(pairs["classes"]).long().to(device)
+    all_eps = torch.from_numpy(noise_for(pairs["seeds"], tokens.shape[1], book.shape[1])).to(device)
     n_train = len(tokens) - pairs["n_val"]
     per_rank = max(1, s.batch // world)
     progress = Progress(s.steps, "student", start=step)
@@ -175,15 +178,14 @@ def train_student(
     while step < s.steps:
         # Each rank draws its own slice of the step's batch: a pure function of (seed, step, rank).
         rng = np.random.default_rng([cfg.seed, 6, step, rank])
-        idx = rng.integers(0, n_train, size=per_rank)
+        idx = torch.from_numpy(rng.integers(0, n_train, size=per_rank)).to(device)
         tok = tokens[idx]
-        eps = all_eps[idx].to(device)
+        eps = all_eps[idx]
         t = torch.from_numpy(rng.choice([0, s.t2], size=per_rank)).long().to(device)
-        tok = tok.to(device)
         x = build_inputs(tok, eps, t, book)
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, s.steps, s.lr, s.warmup)
-        logits, latents = model(x, t, classes[idx].to(device))
+        logits, latents = model(x, t, classes[idx])
         loss, parts = student_loss(logits, latents, tok, t, book, s.ce_weight, s.latent_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,24 +193,25 @@ def train_student(
         opt.step()
         ema.update(unwrap(model))
         step += 1
+        # Reading values back waits for the device, so it happens only when something is logged.
         if step % 50 == 0 or step == s.steps:
-            log.write(stage="student", step=step, loss=loss.item(), **parts)
+            log.write(stage="student", step=step, loss=loss.item(), **{k: v.item() for k, v in parts.items()})
         if is_main_process() and (step % s.checkpoint_every == 0 or step == s.steps):
             save_torch(
                 ckpt_path,
                 {"model": unwrap(model).state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(), "step": step},
             )
-        progress.update(1, loss=loss.item(), acc=parts["token_acc"])
+        progress.update(1)
     barrier()
-    final = unwrap(model).cpu()
-    final.load_state_dict({k: v.cpu() for k, v in ema.state_dict().items()})
-    book = book.cpu()
+    final = unwrap(model)
+    final.load_state_dict(ema.state_dict())
     metrics: dict = {"steps": s.steps, "world_size": world}
     if is_main_process():
         if judge is None:
             raise PipelineError("the student stage needs the classifier's judge on the main process")
-        metrics.update(validate_student(final, book, pairs, cfg, judge))
-        save_torch(stage / "final.pt", {"model": final.state_dict(), "n_classes": teacher.n_classes})
+        metrics.update(validate_student(final, book, pairs, cfg, judge))  # on the training device
+        cpu_state = {k: v.cpu() for k, v in final.state_dict().items()}
+        save_torch(stage / "final.pt", {"model": cpu_state, "n_classes": teacher.n_classes})
         save_json(stage / "metrics.json", metrics)
         log.write(stage="student", final=metrics)
     barrier()
@@ -237,8 +240,9 @@ def student_loss(
     denom = active.sum().clamp_min(1)
     ce = (F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none") * active).sum() / denom
     mse = (((latents - book[tokens]) ** 2).mean(-1) * active).sum() / denom
-    acc = (((logits.argmax(-1) == tokens).float() * active).sum() / denom).item()
-    return ce_weight * ce + latent_weight * mse, {"ce": ce.item(), "latent_mse": mse.item(), "token_acc": acc}
+    acc = ((logits.argmax(-1) == tokens).float() * active).sum() / denom
+    # The parts stay tensors (detached); callers read them with .item() when they log.
+    return ce_weight * ce + latent_weight * mse, {"ce": ce.detach(), "latent_mse": mse.detach(), "token_acc": acc}
 
 
 SPLIT_T_CANDIDATES = (0, 16, 32, 48, 64)
@@ -254,17 +258,18 @@ def validate_student(model: Student, book: torch.Tensor, pairs: dict, cfg: Pipel
     whose regression to the mean decodes to blurred images.)
     """
     model.eval()
+    device = book.device  # the model's: sampling runs there, the judge (decoder, classifier) on the CPU
     n_val = pairs["n_val"]
-    tokens = torch.from_numpy(pairs["tokens"][-n_val:]).long()
-    classes = torch.from_numpy(pairs["classes"][-n_val:]).long()
-    eps = torch.from_numpy(noise_for(pairs["seeds"][-n_val:], tokens.shape[1], book.shape[1]))
+    tokens = torch.from_numpy(pairs["tokens"][-n_val:]).long().to(device)
+    classes = torch.from_numpy(pairs["classes"][-n_val:]).long().to(device)
+    eps = torch.from_numpy(noise_for(pairs["seeds"][-n_val:], tokens.shape[1], book.shape[1])).to(device)
     t2 = cfg.student.t2
     ablation = {}
     for split_t in SPLIT_T_CANDIDATES:
         row = {}
         for name, t_list in (("1step", [0]), ("2step", [0, t2])):
             _, latents = run_steps(model, eps, classes, t_list, split_t, book)
-            for key, value in judge.score(latents, classes).items():
+            for key, value in judge.score(latents.cpu(), classes.cpu()).items():
                 row[f"{key}_{name}"] = value
         ablation[str(split_t)] = row
     best = min(SPLIT_T_CANDIDATES, key=lambda c: ablation[str(c)]["fid_emoji_1step"] + ablation[str(c)]["fid_emoji_2step"])

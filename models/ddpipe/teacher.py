@@ -6,6 +6,8 @@ used for class dropout in training and as the unconditional branch of classifier
 
 from __future__ import annotations
 
+import copy
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +26,7 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 def backbone_config(cfg: PipelineConfig, grid: int) -> BackboneConfig:
     t = cfg.teacher
-    return BackboneConfig(dim=t.dim, layers=t.layers, heads=t.heads, ffn_dim=t.ffn_dim, grid=grid)
+    return BackboneConfig(dim=t.dim, layers=t.layers, heads=t.heads, ffn_dim=t.ffn_dim, grid=grid, dropout=t.dropout)
 
 
 class Teacher(nn.Module):
@@ -76,6 +78,7 @@ def train_teacher(
     t = cfg.teacher
     stage = work / "teacher"
     ckpt_path = stage / "checkpoint.pt"
+    best_path = stage / "best.pt"
     log = MetricsLog(stage / "metrics.jsonl")
     grid = int(round(tokens.shape[1] ** 0.5))
     torch.manual_seed(cfg.seed)
@@ -117,20 +120,41 @@ def train_teacher(
         if step % 50 == 0 or step == t.steps:
             log.write(stage="teacher", step=step, loss=loss.item())
         if step % t.checkpoint_every == 0 or step == t.steps:
+            if t.select_best:
+                keep_if_best(model, ema, tok, cls, val_mask, step, best_path, log)
             save_torch(
                 ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(), "step": step}
             )
         progress.update(1, loss=loss.item())
 
-    model.load_state_dict(ema.state_dict())
+    metrics: dict = {"steps": t.steps}
+    if t.select_best:
+        best = load_torch(best_path, "teacher's best weights")
+        model.load_state_dict(best["ema"])
+        metrics["selected_step"] = best["step"]
+    else:
+        model.load_state_dict(ema.state_dict())
     model.eval()
-    metrics = {"val_loss": round(validation_loss(model, tok, cls, val_mask), 4), "steps": t.steps}
+    metrics["val_loss"] = round(validation_loss(model, tok, cls, val_mask), 4)
     metrics["train_loss_sample"] = round(validation_loss(model, tok, cls, ~val_mask, limit=2000), 4)
     log.write(stage="teacher", final=metrics)
     cpu_state = {k: v.cpu() for k, v in model.state_dict().items()}
     save_torch(stage / "final.pt", {"model": cpu_state, "n_classes": n_classes, "grid": grid})
     save_json(stage / "metrics.json", metrics)
     return metrics
+
+
+def keep_if_best(
+    model: Teacher, ema: EMA, tok: torch.Tensor, cls: torch.Tensor, val_mask: np.ndarray, step: int, best_path: Path, log: MetricsLog
+) -> None:
+    """Scores the EMA weights on the held-out sequences; saves them to best_path when they beat the best so far."""
+    scratch = copy.deepcopy(model)
+    scratch.load_state_dict(ema.state_dict())
+    val = validation_loss(scratch, tok, cls, val_mask)
+    previous = load_torch(best_path, "teacher's best weights")["val_loss"] if best_path.exists() else math.inf
+    log.write(stage="teacher", step=step, val_loss=round(val, 4))
+    if val < previous:
+        save_torch(best_path, {"ema": {k: v.cpu() for k, v in ema.state_dict().items()}, "step": step, "val_loss": val})
 
 
 def _adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:

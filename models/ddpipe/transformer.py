@@ -26,6 +26,7 @@ class BackboneConfig:
     grid: int  # tokens per side: the sequence has grid * grid image tokens
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
+    dropout: float = 0.0  # residual dropout while training (regularises a teacher larger than its data)
 
     @property
     def head_dim(self) -> int:
@@ -139,11 +140,13 @@ class Block(nn.Module):
         self.attention = Attention(cfg)
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.feed_forward = FeedForward(cfg)
+        self.dropout = cfg.dropout
 
     def forward(self, x, rope, mask, past=None):
         h, present = self.attention(self.attention_norm(x), rope, mask, past)
-        x = x + h
-        x = x + self.feed_forward(self.ffn_norm(x))
+        # Dropout is a no-op in eval mode, so sampling, export and the cached paths never see it.
+        x = x + F.dropout(h, self.dropout, self.training)
+        x = x + F.dropout(self.feed_forward(self.ffn_norm(x)), self.dropout, self.training)
         return x, present
 
 

@@ -1,34 +1,34 @@
 #!/usr/bin/env bash
-# Trains the emoji32-large variant on a GPU box (PyTorch 2.x with CUDA, no Node.js, no network).
-# The rendered dataset travels as .devcarry/dataset.npz (models/.cache/work/emoji32/dataset.npz from a CPU run).
-# Stops after the student; the weights come back (as float16, to fit the transfer limits) and the export and the
-# evaluation run on the development machine: `python -m ddpipe build emoji32-large` then `... eval emoji32-large`.
-set -euo pipefail
+# Trains and evaluates the emoji32-large variant on a GPU box (PyTorch 2.x with CUDA, no Node.js, no network).
+# It starts from the CPU build's dataset, tokenizer and classifier (models/gpu/prepare-large.sh packs them into
+# .devcarry/large/, which travels with the working tree) and runs the teacher, pairs and student stages, then the
+# evaluation on the GPU. Everything it returns fits the transfer limits (8 files, 16 MiB each) in $OUT:
+#   log.txt            the whole log, written as it goes (a run cut short still reports how far it got)
+#   teacher-fp16.pt    the weights as float16; the evaluation ran on exactly these, rounded back to float32
+#   student-fp16.pt
+#   pairs-tail.npz     the last 20,000 pairs (the held-out ones included), for the export's fixtures
+#   results.tgz        every stage's metrics, eval.json and the sample grids
+# On the development machine, `bash models/gpu/import-large.sh <folder>` exports the pack and files the results.
+# Environment: LARGE_CONFIG (default emoji32-large), DEVICE (default cuda), TRAIN_LIMIT_S and EVAL_LIMIT_S.
+set -uo pipefail
 out=${OUT:-/tmp/out}
-work=/tmp/work-large
+work=${WORK:-/tmp/work-large}
+config=${LARGE_CONFIG:-emoji32-large}
+device=${DEVICE:-cuda}
+root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$work" "$out"
-cp .devcarry/dataset.npz "$work/dataset.npz"
-cd models
-export PYTHONPATH=$PWD DDSTUDIO_PROGRESS=0
-python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, torch.cuda.get_device_name(0))"
+tar -xf "$root/.devcarry/large/work.tar" -C "$work" || exit 2
+cd "$root/models"
+export PYTHONPATH=$PWD DDSTUDIO_PROGRESS=0 PYTHONUNBUFFERED=1
+log=$out/log.txt
+python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" | tee "$log"
 start=$(date +%s)
-# The log goes to $OUT as it is written: a run cut short by its time limit still reports how far it got.
-python3 -m ddpipe build emoji32-large --work "$work" --out /tmp/pack-large --stop-after student > "$out/log.txt" 2>&1 || true
-grep -v Warning "$out/log.txt" | tail -n 40
-echo "gpu pipeline: $(($(date +%s) - start)) s"
-python3 - "$work" "$out" <<'PY'
-import sys, tarfile, torch, numpy as np
-from pathlib import Path
-work, out = Path(sys.argv[1]), Path(sys.argv[2])
-for stage in ("vq", "teacher", "student"):
-    state = torch.load(work / stage / "final.pt", map_location="cpu", weights_only=False)
-    state["model"] = {k: (v.half() if v.is_floating_point() else v) for k, v in state["model"].items()}
-    torch.save(state, out / f"{stage}-final-fp16.pt")
-pairs = np.load(work / "pairs" / "pairs.npz")
-np.savez_compressed(out / "pairs.npz", **{k: pairs[k] for k in pairs.files})
-with tarfile.open(out / "metrics.tgz", "w:gz") as tar:
-    for path in sorted(work.rglob("*.json*")):
-        tar.add(path, arcname=str(path.relative_to(work)))
-    tar.add(work / "tokens.npz", arcname="tokens.npz")
-print("packed", sorted(p.name for p in out.iterdir()))
-PY
+timeout "${TRAIN_LIMIT_S:-450}" python3 -m ddpipe build "$config" --work "$work" --out "$work/pack" --stop-after student >> "$log" 2>&1
+echo "build exit $? after $(($(date +%s) - start)) s" | tee -a "$log"
+python3 gpu/large_results.py round "$work" "$out" 2>&1 | tee -a "$log"
+if [[ -f $work/student/final.pt ]]; then
+  timeout "${EVAL_LIMIT_S:-120}" python3 -m ddpipe eval "$config" --work "$work" --grids "$work/eval" --no-pack --device "$device" >> "$log" 2>&1
+  echo "eval exit $? after $(($(date +%s) - start)) s" | tee -a "$log"
+fi
+python3 gpu/large_results.py pack "$work" "$out" 2>&1 | tee -a "$log"
+grep -v -i warning "$log" | tail -n 30
