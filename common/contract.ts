@@ -10,10 +10,22 @@
  */
 import { z } from 'zod'
 import {
+  type GalleryChange,
+  type GalleryDeleteResult,
+  type GalleryItem,
+  GalleryMarkSchema,
+  type GalleryPage,
+  GalleryQuerySchema,
+  type GalleryRebuildResult,
+  galleryIdSchema,
+} from './gallery.ts'
+import {
   GenerateRequestSchema,
   type GenerationResult,
   type JobSummary,
+  type ModeSpeed,
   type PackSummary,
+  SINGLE_MODES,
 } from './generation.ts'
 import type { HostStatus, JobProgress, LogEntry, Settings, SystemInfo } from './types.ts'
 import { EXECUTION_PROVIDERS } from './types.ts'
@@ -68,6 +80,7 @@ export const SettingsSchema = z.strictObject({
   galleryDir: absolutePath,
   modelsDir: absolutePath,
   executionProvider: z.enum(['auto', ...EXECUTION_PROVIDERS]),
+  defaultMode: z.enum(SINGLE_MODES),
 })
 
 export const SettingsPatchSchema = SettingsSchema.partial()
@@ -113,6 +126,12 @@ export const contract = {
     input: z.strictObject({ path: absolutePath }),
     example: { path: '/home/me/Downloads/my-pack.zip' },
   }),
+  'packs.speeds': invoke<ModeSpeed[]>()({
+    summary:
+      "This machine's measured milliseconds per image for each mode of a pack (the default pack when omitted).",
+    input: z.strictObject({ packId: z.string().min(1).max(64).optional() }),
+    example: { packId: 'emoji32' },
+  }),
   'jobs.submit': invoke<JobSummary>()({
     summary: 'Queue a generation job; answers at once with its id and place in the queue.',
     input: GenerateRequestSchema,
@@ -136,11 +155,44 @@ export const contract = {
     input: z.strictObject({}),
     example: {},
   }),
+  'gallery.list': invoke<GalleryPage>()({
+    summary: 'Saved images, newest first unless told otherwise, filtered and searched; one page at a time.',
+    input: GalleryQuerySchema,
+    example: { text: 'animals', favorite: true, limit: 100 },
+  }),
+  'gallery.get': invoke<GalleryItem>()({
+    summary: 'One saved image with its metadata.',
+    input: z.strictObject({ id: galleryIdSchema }),
+    example: { id: '2026-11-26/101500-emoji32-1step-42.png' },
+  }),
+  'gallery.mark': invoke<GalleryItem[]>()({
+    summary: 'Set or clear favorite and rating on some images.',
+    input: GalleryMarkSchema,
+    example: { ids: ['2026-11-26/101500-emoji32-1step-42.png'], favorite: true },
+  }),
+  'gallery.delete': invoke<GalleryDeleteResult>()({
+    summary: 'Move images to the trash; answers with a token that undoes it.',
+    input: z.strictObject({ ids: z.array(galleryIdSchema).min(1).max(500) }),
+    example: { ids: ['2026-11-26/101500-emoji32-1step-42.png'] },
+  }),
+  'gallery.undoDelete': invoke<GalleryItem[]>()({
+    summary: 'Put back the images of one delete.',
+    input: z.strictObject({ undoToken: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an undo token') }),
+    example: { undoToken: '00000000-0000-4000-8000-000000000000' },
+  }),
+  'gallery.rebuild': invoke<GalleryRebuildResult>()({
+    summary: 'Recreate the index from the PNG files in the gallery folder.',
+    input: z.strictObject({}),
+    example: {},
+  }),
   'host.onState': event<HostStatus>('The inference host started, crashed, restarted or gave up.'),
   'app.onLog': event<LogEntry>('A log line from main or the inference host.'),
   'jobs.onProgress': event<JobProgress>('Progress of a running generation job.'),
   'jobs.onChange': event<JobSummary[]>('A job was queued, started, finished, failed or was cancelled.'),
   'packs.onChange': event<PackSummary[]>('The models folder changed and the packs were scanned again.'),
+  'gallery.onChange': event<GalleryChange>(
+    'Images were saved, marked, deleted or restored, or the index was rebuilt.',
+  ),
 } as const
 
 export type Contract = typeof contract

@@ -109,6 +109,8 @@ export interface GeneratedImage {
   /** Timings of the batch this image was part of, divided by the batch size. */
   timings: Timings
   agreement: TokenAgreement | null
+  /** Where main saved it in the gallery (see common/gallery.ts); null until saved, or when saving failed. */
+  galleryId: string | null
 }
 
 export interface GenerationResult {
@@ -125,6 +127,8 @@ export interface GenerationResult {
   /** Creating the pack's sessions for this job (0 when they were already loaded); not part of any mode's timings. */
   loadMs: number
   agreement: Record<string, TokenAgreement>
+  /** Why the images could not be saved to the gallery (they are still here); null when they were. */
+  galleryError: string | null
 }
 
 export type JobStateName = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
@@ -141,6 +145,17 @@ export interface JobSummary {
   error: { code: string; message: string } | null
 }
 
+/** One licence entry of a pack's manifest (models/PACK_FORMAT.md, `licenses`). */
+export interface PackLicense {
+  /** An SPDX id or the licence's name: "MIT", "CC-BY-4.0". */
+  license: string
+  /** The credit line to show, when the manifest gives one. */
+  attribution: string | null
+  /** What is licensed (a package or a data set's name), when given. */
+  source: string | null
+  url: string | null
+}
+
 /** A model pack as the UI sees it. */
 export interface PackSummary {
   id: string
@@ -152,6 +167,8 @@ export interface PackSummary {
   name: string | null
   version: string | null
   description: string | null
+  /** Licences and credits of what the pack was trained on, as its manifest lists them. */
+  licenses: PackLicense[]
   classes: { index: number; name: string }[]
   image: { width: number; height: number } | null
   tokens: number | null
@@ -163,4 +180,16 @@ export interface PackSummary {
     teacher: TeacherParams
   } | null
   isDefault: boolean
+}
+
+/** This machine's measured speed of one mode on one pack (what the Steps options show). */
+export interface ModeSpeed {
+  mode: SingleMode
+  /** Median total milliseconds per image (batch 1), over the last measurements. */
+  msPerImage: number
+  samples: number
+  /** 'bench': `npm run bench` or the first-run measurement; 'jobs': the user's own recent generations. */
+  source: 'bench' | 'jobs'
+  provider: string
+  measuredAt: string
 }

@@ -1,4 +1,5 @@
 /** Values that cross the process boundary. Plain data only: everything here survives structuredClone and JSON. */
+import type { SingleMode } from './generation.ts'
 
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const
 export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number]
@@ -51,6 +52,8 @@ export interface Settings {
   galleryDir: string
   modelsDir: string
   executionProvider: ProviderPreference
+  /** The mode the Steps toggle starts on. */
+  defaultMode: SingleMode
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'

@@ -30,7 +30,11 @@ async function start(): Promise<void> {
     launcher: utilityProcessLauncher(path.join(import.meta.dirname, 'host.js')),
   })
   const settings = theApp.settings
-  handleGalleryProtocol(() => settings.get().galleryDir)
+  const gallery = theApp.gallery
+  handleGalleryProtocol(
+    () => settings.get().galleryDir,
+    (urlPath) => gallery.thumbnail(urlPath),
+  )
   registerContract(ipcMain, theApp.dispatch, (frame) => isAppFrame(mainWindow, frame))
   forwardEvents(theApp.events, () => BrowserWindow.getAllWindows())
   mainWindow = createMainWindow()

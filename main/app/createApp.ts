@@ -4,13 +4,16 @@
  */
 import path from 'node:path'
 import type { Settings, SystemInfo } from '../../common/types.ts'
+import type { TrashStrategy } from '../gallery/trash.ts'
 import type { HostLauncher } from '../host/protocol.ts'
 import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
 import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
 import { EventBus } from '../ipc/eventBus.ts'
+import { GalleryService } from '../services/galleryService.ts'
 import { JobService } from '../services/jobService.ts'
 import { PackService } from '../services/packService.ts'
 import { SettingsService } from '../services/settingsService.ts'
+import { SpeedService } from '../services/speedService.ts'
 import { APP_NAME, APP_VERSION, BUILT_IN_PACKS_DIR } from './appMeta.ts'
 
 export interface AppOptions {
@@ -25,6 +28,14 @@ export interface AppOptions {
   builtInPackDirs?: string[]
   /** Re-scan the models folder when it changes (the desktop app and serve mode; not the CLI). */
   watchPacks?: boolean
+  /** Save finished jobs' images to the gallery (default: yes, except the CLI, which writes them to --out). */
+  saveToGallery?: boolean
+  gallery?: {
+    /** Where deleted images go (default: the trash folder inside the gallery). */
+    trash?: TrashStrategy
+    /** How often listing also looks for files added or removed outside the app (ms; 0: every listing). */
+    rescanIntervalMs?: number
+  }
 }
 
 export interface App {
@@ -34,6 +45,8 @@ export interface App {
   settings: SettingsService
   packs: PackService
   jobs: JobService
+  gallery: GalleryService
+  speeds: SpeedService
   close(): Promise<void>
 }
 
@@ -47,6 +60,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     galleryDir: path.join(options.dataDir, 'gallery'),
     modelsDir: path.join(options.dataDir, 'models'),
     executionProvider: 'auto',
+    defaultMode: '1step',
     ...options.defaults,
   }
   const settings = await SettingsService.open(path.join(options.dataDir, 'settings.json'), defaults, (m) =>
@@ -70,11 +84,27 @@ export async function createApp(options: AppOptions): Promise<App> {
     watch: options.watchPacks ?? options.shell !== 'cli',
   })
 
+  const speeds = await SpeedService.open({ dataDir: options.dataDir, warn: (m) => log('warn', 'main', m) })
+
+  const gallery = new GalleryService({
+    galleryDir: () => settings.get().galleryDir,
+    log: (level, message) => log(level, 'main', message),
+    onChange: (change) => events.emit('gallery.onChange', change),
+    trash: options.gallery?.trash,
+    rescanIntervalMs: options.gallery?.rescanIntervalMs,
+  })
+  const saveToGallery = options.saveToGallery ?? options.shell !== 'cli'
+
   const jobs = new JobService(host, packs, {
     appVersion: APP_VERSION,
     preference: () => settings.get().executionProvider,
     onProgress: (progress) => events.emit('jobs.onProgress', progress),
     onChange: (list) => events.emit('jobs.onChange', list),
+    keep: saveToGallery ? (result) => gallery.saveJob(result) : undefined,
+    onResult: (result) =>
+      void speeds
+        .record(result)
+        .catch((err: unknown) => log('warn', 'main', `could not save the measured speeds: ${String(err)}`)),
   })
 
   const handlers: Handlers = {
@@ -100,10 +130,20 @@ export async function createApp(options: AppOptions): Promise<App> {
     'settings.update': (patch) => settings.update(patch),
     'packs.list': async ({ rescan }) => (rescan ? packs.rescan() : packs.list()),
     'packs.import': ({ path: source }) => packs.import(source),
+    'packs.speeds': ({ packId }) => {
+      const id = packId ?? packs.list().find((p) => p.isDefault)?.id
+      return id ? speeds.speeds(id) : []
+    },
     'jobs.submit': (request) => jobs.submit(request),
     'jobs.wait': ({ jobId }) => jobs.wait(jobId),
     'jobs.cancel': ({ jobId }) => (jobId !== undefined ? [jobs.cancel(jobId)] : jobs.cancelAll()),
     'jobs.list': () => jobs.list(),
+    'gallery.list': (query) => gallery.list(query),
+    'gallery.get': ({ id }) => gallery.get(id),
+    'gallery.mark': (input) => gallery.mark(input),
+    'gallery.delete': ({ ids }) => gallery.delete(ids),
+    'gallery.undoDelete': ({ undoToken }) => gallery.undoDelete(undoToken),
+    'gallery.rebuild': () => gallery.rebuild(),
   }
 
   const dispatch = createDispatcher(handlers, (name, err) =>
@@ -116,6 +156,9 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   // Start the host now, but let the UI come up while it loads; failures are reported through host.onState.
   host.start().catch(() => undefined)
+  // Open and scan the gallery in the background too: files added or removed while the app was closed show up.
+  if (saveToGallery)
+    gallery.open().catch((err: unknown) => log('warn', 'main', String((err as Error).message)))
 
   return {
     dispatch,
@@ -124,10 +167,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     settings,
     packs,
     jobs,
+    gallery,
+    speeds,
     close: async () => {
       jobs.cancelAll()
       packs.close()
-      await host.stop()
+      // After the running job's images are saved: close waits for the save in progress.
+      await gallery.close()
+      await Promise.all([host.stop(), speeds.flush()])
     },
   }
 }

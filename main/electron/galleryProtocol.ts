@@ -1,10 +1,12 @@
 /**
- * dd-gallery://image/<relative path> serves images from the gallery folder and nothing else
- * (see security/confinedPath.ts for what is refused).
+ * dd-gallery://image/<relative path> serves images from the gallery folder and nothing else, and
+ * dd-gallery://thumb/<id> their cached thumbnails (see gallery/thumbnails.ts). Both refuse what
+ * security/confinedPath.ts refuses, and anything under the app's own .dd-studio folder.
  */
 import { pathToFileURL } from 'node:url'
 import { net, protocol } from 'electron'
-import { IMAGE_EXTENSIONS, resolveConfined } from '../security/confinedPath.ts'
+import { resolveGalleryImage } from '../gallery/galleryFiles.ts'
+import { type Confined, IMAGE_EXTENSIONS } from '../security/confinedPath.ts'
 
 export const GALLERY_SCHEME = 'dd-gallery'
 
@@ -18,11 +20,16 @@ export function registerGalleryScheme(): void {
   ])
 }
 
-export function handleGalleryProtocol(galleryDir: () => string): void {
+export function handleGalleryProtocol(
+  galleryDir: () => string,
+  thumbnail: (urlPath: string) => Promise<Confined>,
+): void {
   protocol.handle(GALLERY_SCHEME, async (request) => {
     const url = new URL(request.url)
-    if (url.host !== 'image') return new Response('not found', { status: 404 })
-    const found = await resolveConfined(galleryDir(), url.pathname, IMAGE_EXTENSIONS)
+    let found: Confined
+    if (url.host === 'image') found = await resolveGalleryImage(galleryDir(), url.pathname, IMAGE_EXTENSIONS)
+    else if (url.host === 'thumb') found = await thumbnail(url.pathname)
+    else return new Response('not found', { status: 404 })
     if (!found.ok) return new Response(found.reason, { status: found.status })
     return net.fetch(pathToFileURL(found.file).toString())
   })

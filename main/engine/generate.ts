@@ -11,6 +11,7 @@ import {
   type Timings,
   type TokenAgreement,
 } from '../../common/generation.ts'
+import { formatParameters, METADATA_KEY, PARAMETERS_KEY } from '../../common/parameters.ts'
 import { batchSeed, gaussianNoiseBatch, NOISE_SPEC } from './noise.ts'
 import { encodePng } from './output/png.ts'
 import type { PackRuntime } from './packRuntime.ts'
@@ -34,8 +35,8 @@ export interface JobHooks {
   signal?: AbortSignal
 }
 
-/** The metadata key every image carries (JSON), and the app that made it. */
-export const METADATA_KEY = 'dd-studio'
+/** The metadata key every image carries (JSON, see common/parameters.ts for its schema). */
+export { METADATA_KEY }
 
 /** The DD trajectory a mode runs; null for the teacher modes ('hybrid' runs DD at 0 and at its end). */
 export function ddTListOf(plan: GenerationPlan, mode: SingleMode): number[] | null {
@@ -172,7 +173,7 @@ export async function generate(
         pack: { id: plan.packId, version: plan.packVersion, manifestSha256: plan.packHash },
         mode,
         class: { index: plan.classIndex, name: plan.className },
-        seed: seeds[i],
+        seed: seeds[i] as number,
         jobSeed: plan.seed,
         index: i,
         noise: NOISE_SPEC.name,
@@ -183,10 +184,15 @@ export async function generate(
         providers,
         timingsMs: roundTimings(perImage),
       }
-      const png = encodePng(entry.rgb.subarray(i * pixels, (i + 1) * pixels), width, height, {
-        Software: `DD Studio ${context.appVersion}`,
-        [METADATA_KEY]: JSON.stringify(metadata),
-      })
+      // Beside our JSON, the same settings as AUTOMATIC1111-style `parameters`, which other tools read. It goes
+      // into tEXt as they expect; a class name outside Latin-1 makes it iTXt instead (see encodePng).
+      const png = encodePng(
+        entry.rgb.subarray(i * pixels, (i + 1) * pixels),
+        width,
+        height,
+        { Software: `DD Studio ${context.appVersion}`, [METADATA_KEY]: JSON.stringify(metadata) },
+        { [PARAMETERS_KEY]: formatParameters(metadata, { width, height, tokens }) },
+      )
       const own =
         exact && mode !== 'exact'
           ? tokenAgreement(ids, exact.subarray(i * tokens, (i + 1) * tokens), tokens)
@@ -201,6 +207,7 @@ export async function generate(
         ids: Array.from(ids),
         timings: perImage,
         agreement: own,
+        galleryId: null, // main saves the image and fills this in
       })
     }
     // PNG encoding counts as "everything else".
@@ -221,6 +228,7 @@ export async function generate(
     modeTimings,
     agreement,
     loadMs: Math.round(loadMs * 1000) / 1000,
+    galleryError: null,
   }
 }
 

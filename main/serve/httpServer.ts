@@ -9,9 +9,10 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ErrorCode, Result } from '../../common/result.ts'
 import { toWireJson } from '../../common/wire.ts'
+import { resolveGalleryImage } from '../gallery/galleryFiles.ts'
 import type { Dispatch } from '../ipc/dispatcher.ts'
 import type { EventBus } from '../ipc/eventBus.ts'
-import { contentTypeOf, IMAGE_EXTENSIONS, resolveConfined } from '../security/confinedPath.ts'
+import { type Confined, contentTypeOf, IMAGE_EXTENSIONS, resolveConfined } from '../security/confinedPath.ts'
 import { contentSecurityPolicy } from '../security/csp.ts'
 import { tokenMatches } from '../security/token.ts'
 
@@ -23,6 +24,11 @@ export interface ServeOptions {
   staticDir: string
   /** Read per request: the user can move the gallery in settings. */
   galleryDir: () => string
+  /**
+   * The thumbnail of a gallery image (GalleryService.thumbnail), for /gallery-thumb/<id>: confined like the
+   * images, made and cached on first request. Without it the route answers 404.
+   */
+  galleryThumb?: (urlPath: string) => Promise<Confined>
   /** Bound to loopback: then the Host header must name loopback too (guards against DNS rebinding). */
   loopbackOnly: boolean
   maxBodyBytes?: number
@@ -101,14 +107,22 @@ export function createServeServer(options: ServeOptions): http.Server {
       return handleEvents(req, res)
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD')
-    if (url.pathname.startsWith('/gallery/')) {
-      return sendFile(
+    if (url.pathname.startsWith('/gallery-thumb/')) {
+      if (!options.galleryThumb) return sendError(res, 'not_found', 'thumbnails are not served here')
+      return sendResolved(
         res,
+        await options.galleryThumb(url.pathname.slice('/gallery-thumb/'.length)),
+        false,
+      )
+    }
+    if (url.pathname.startsWith('/gallery/')) {
+      // Never the app's own data in the gallery folder (.dd-studio): only images, through resolveGalleryImage.
+      const found = await resolveGalleryImage(
         options.galleryDir(),
         url.pathname.slice('/gallery/'.length),
         IMAGE_EXTENSIONS,
-        false,
       )
+      return sendResolved(res, found, false)
     }
     const staticPath = url.pathname === '/' ? 'index.html' : url.pathname.slice(1)
     return sendFile(res, options.staticDir, staticPath, null, staticPath === 'index.html')
@@ -180,7 +194,10 @@ export function createServeServer(options: ServeOptions): http.Server {
     extensions: readonly string[] | null,
     isDocument: boolean,
   ): Promise<void> {
-    const found = await resolveConfined(root, urlPath, extensions)
+    return sendResolved(res, await resolveConfined(root, urlPath, extensions), isDocument)
+  }
+
+  async function sendResolved(res: http.ServerResponse, found: Confined, isDocument: boolean): Promise<void> {
     if (!found.ok) {
       const code: ErrorCode =
         found.status === 403 ? 'forbidden' : found.status === 404 ? 'not_found' : 'invalid_input'

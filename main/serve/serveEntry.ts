@@ -48,6 +48,7 @@ ${hostStderr.text()}`)
     token,
     staticDir: path.join(here, '..', 'renderer'),
     galleryDir: () => app.settings.get().galleryDir,
+    galleryThumb: (urlPath) => app.gallery.thumbnail(urlPath),
     loopbackOnly: loopback,
   })
 

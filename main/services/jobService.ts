@@ -46,6 +46,13 @@ export class JobService {
       preference: () => ProviderPreference
       onProgress: (progress: JobProgress) => void
       onChange?: (jobs: JobSummary[]) => void
+      /** A job finished with images (the speed service learns this machine's timings from it). */
+      onResult?: (result: GenerationResult) => void
+      /**
+       * Keeps a finished job's images (the gallery); runs before the job counts as done, so saves happen in
+       * job order. Should not throw: a failure to keep the images is reported in result.galleryError.
+       */
+      keep?: (result: GenerationResult) => Promise<void>
     },
   ) {}
 
@@ -152,6 +159,7 @@ export class JobService {
           onProgress: (step, total, etaMs) => this.options.onProgress({ jobId: job.id, step, total, etaMs }),
         },
       )
+      await this.keep(result)
       this.finish(job, 'done', null, result)
     } catch (err) {
       const error = err instanceof AppError ? err : new AppError('internal', String(err))
@@ -165,11 +173,24 @@ export class JobService {
     }
   }
 
+  private async keep(result: GenerationResult): Promise<void> {
+    if (!this.options.keep) return
+    try {
+      await this.options.keep(result)
+    } catch (err) {
+      // The images were generated: the job still succeeds, and says why they were not kept.
+      result.galleryError = `the images were not saved: ${err instanceof Error ? err.message : String(err)}`
+    }
+  }
+
   private finish(job: Job, state: JobStateName, error: AppError | null, result?: GenerationResult): void {
     job.state = state
     job.error = error
-    if (result) job.resolve(result)
-    else job.reject(error ?? new AppError('internal', 'the job ended without a result'))
+    if (result) {
+      // Before resolving, so whoever waits on the job sees what the result taught (the measured speeds).
+      this.options.onResult?.(result)
+      job.resolve(result)
+    } else job.reject(error ?? new AppError('internal', 'the job ended without a result'))
   }
 
   private forgetOldJobs(): void {

@@ -2,8 +2,9 @@
  * The packs as the app sees them: the registry (built-in packs and the user's models folder), the default pack,
  * and the summaries the UI lists. The job service asks it for a ready pack by id.
  */
-import type { PackSummary } from '../../common/generation.ts'
+import type { PackLicense, PackSummary } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
+import type { PackManifest } from '../engine/packs/manifest.ts'
 import { type PackEntry, PackRegistry } from '../engine/packs/registry.ts'
 import type { PackSource } from './jobService.ts'
 
@@ -84,6 +85,7 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
     name: m?.name ?? null,
     version: m?.version ?? null,
     description: m?.description ?? null,
+    licenses: m ? m.licenses.map(licenseOf) : [],
     classes: m ? m.conditioning.classes.map((c) => ({ index: c.index, name: c.name })) : [],
     image: m ? { width: m.image.width, height: m.image.height } : null,
     tokens: m?.tokens.count ?? null,
@@ -99,5 +101,16 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
         }
       : null,
     isDefault,
+  }
+}
+
+/** The manifest's licence entry as the UI shows it; extra keys are allowed there, so only strings are taken. */
+function licenseOf(entry: PackManifest['licenses'][number]): PackLicense {
+  const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null)
+  return {
+    license: entry.license,
+    attribution: text(entry.attribution),
+    source: text(entry.package) ?? text(entry.name),
+    url: text(entry.licenseUrl),
   }
 }

@@ -87,6 +87,20 @@ class StudentConfig:
 
 
 @dataclass(frozen=True)
+class RefineConfig:
+    """Second-step refinement of the student (refine.py); steps 0 turns the stage off."""
+
+    steps: int = 0
+    prefix_pairs: int = 16_000  # how many training pairs get a target for the student's own first-step prefix
+    self_fraction: float = 0.5  # share of the t2 samples that use the student's own prefix
+    batch: int = 64
+    lr: float = 2e-4
+    warmup: int = 50
+    ema_decay: float = 0.999
+    checkpoint_every: int = 100
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     samples_per_mode: int = 10_000
     batch: int = 500
@@ -113,6 +127,7 @@ class PipelineConfig:
     mapping: MappingConfig = field(default_factory=MappingConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:

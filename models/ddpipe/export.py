@@ -85,8 +85,11 @@ class TeacherStepGraph(nn.Module):
 
 
 def chosen_split_t(cfg: PipelineConfig, metrics: dict) -> int:
-    """The split_t picked by the student stage's ablation, or the configured one if there was none."""
-    return int(metrics.get("student", {}).get("chosen_split_t", cfg.student.split_t))
+    """The split_t picked by the last ablation (refine's, else the student stage's), or the configured one."""
+    for stage in ("refine", "student"):
+        if "chosen_split_t" in metrics.get(stage, {}):
+            return int(metrics[stage]["chosen_split_t"])
+    return cfg.student.split_t
 
 
 def _onnx_export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:

@@ -33,15 +33,27 @@ def pair_classes(cfg: PipelineConfig, n_classes: int) -> np.ndarray:
 
 @torch.no_grad()
 def exact_teacher_tokens(
-    teacher: Teacher, book: torch.Tensor, classes: torch.Tensor, seeds: np.ndarray, cfg: PipelineConfig
+    teacher: Teacher,
+    book: torch.Tensor,
+    classes: torch.Tensor,
+    seeds: np.ndarray,
+    cfg: PipelineConfig,
+    prefix: torch.Tensor | None = None,
+    start: int = 0,
 ) -> torch.Tensor:
-    """The deterministic teacher: token i from eps_i (noise of each seed) and the prefix, through the flow map."""
+    """The deterministic teacher: token i from eps_i (noise of each seed) and the prefix, through the flow map.
+
+    With `prefix` and `start`, tokens before `start` are the prefix's and the teacher continues from there.
+    """
     n, d = teacher.seq_len, book.shape[1]
     from .student import noise_for
 
     eps = torch.from_numpy(noise_for(seeds, n, d)).double().to(book.device)
     spec = flow_spec(cfg)
-    tokens = sample_ar(teacher, classes.to(book.device), cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos], spec))
+    tokens = sample_ar(
+        teacher, classes.to(book.device), cfg, lambda p, pos: flow_map_support(p, book, eps[:, pos], spec),
+        prefix=None if prefix is None else prefix.to(book.device), start=start,
+    )  # fmt: skip
     return tokens.cpu()
 
 

@@ -26,7 +26,7 @@ from .config import PipelineConfig, load_config
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = MODELS_DIR.parent
-STAGES = ["dataset", "vq", "tokens", "teacher", "pairs", "classifier", "student", "export"]
+STAGES = ["dataset", "vq", "tokens", "teacher", "pairs", "classifier", "student", "refine", "export"]
 
 
 class Context:
@@ -62,6 +62,7 @@ def stage_done(ctx: Context, stage: str) -> bool:
         "pairs": (w / "pairs" / "pairs.npz").exists(),
         "classifier": (w / "classifier" / "final.pt").exists(),
         "student": (w / "student" / "final.pt").exists(),
+        "refine": ctx.cfg.refine.steps == 0 or (w / "refine" / "final.pt").exists(),
         "export": (ctx.out / "manifest.json").exists(),
     }[stage]
 
@@ -77,6 +78,7 @@ def clear_from(ctx: Context, stage: str) -> None:
         "pairs": [w / "pairs"],
         "classifier": [w / "classifier"],
         "student": [w / "student"],
+        "refine": [w / "refine"],
         "export": [ctx.out],
     }
     for later in STAGES[STAGES.index(stage) :]:
@@ -140,6 +142,14 @@ def run_stage(ctx: Context, stage: str) -> None:
         judge = ctx.judge(vq) if is_main_process() else None
         metrics = train_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work, judge)
         print(f"student: {metrics}", file=sys.stderr)
+    elif stage == "refine":
+        from .pairs import load_pairs
+        from .refine import refine_student
+        from .teacher import load_teacher
+
+        vq = load_vq(cfg, work)
+        metrics = refine_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work, ctx.judge(vq))
+        print(f"refine: {metrics}", file=sys.stderr)
     elif stage == "export":
         from .export import export_pack, verify_pack_files
         from .student import load_student
@@ -161,7 +171,7 @@ def run_stage(ctx: Context, stage: str) -> None:
 
 def collect_metrics(work: Path) -> dict:
     metrics = {}
-    for stage in ("vq", "teacher", "pairs", "classifier", "student"):
+    for stage in ("vq", "teacher", "pairs", "classifier", "student", "refine"):
         path = work / stage / "metrics.json"
         if path.exists():
             metrics[stage] = json.loads(path.read_text())

@@ -300,12 +300,15 @@ def run_steps(
     return ids, latents
 
 
-def load_student(work: Path, teacher: Teacher, book: torch.Tensor) -> Student:
-    path = work / "student" / "final.pt"
+def load_student(work: Path, teacher: Teacher, book: torch.Tensor, stage: str | None = None) -> Student:
+    """The final student: the refine stage's weights when that stage ran, else the student stage's (or `stage`'s)."""
+    if stage is None:
+        stage = "refine" if (work / "refine" / "final.pt").exists() else "student"
+    path = work / stage / "final.pt"
     if not path.exists():
-        raise PipelineError(f"the student is not trained yet: {path} is missing (run the 'student' stage)")
+        raise PipelineError(f"the student is not trained yet: {path} is missing (run the '{stage}' stage)")
     model = student_from_teacher(teacher, book)
-    model.load_state_dict(load_torch(path, "student")["model"])
+    model.load_state_dict(load_torch(path, f"student ({stage})")["model"])
     return model.eval()
 
 

@@ -46,7 +46,8 @@ describe('the served app shell in Chromium', () => {
     await provider.getByText('cpu', { exact: true }).waitFor({ timeout: 30_000 })
     expect(await provider.textContent()).toBe('Execution provider: cpu')
 
-    // The screenshot shows a compare job: every mode on the same seeds, with agreement and heatmaps.
+    // The screenshot shows a compare job: the fast modes and the exact teacher on the same seeds, with
+    // agreement and heatmaps.
     await page.getByLabel('Search classes').fill('fluent-3d / smileys')
     await page.getByTestId('mode-compare').check()
     await page.getByTestId('seed-input').fill('3')
@@ -59,7 +60,7 @@ describe('the served app shell in Chromium', () => {
         (img) => img.complete && img.naturalWidth > 0,
       ),
     )
-    expect(await page.getByTestId('result-image').count()).toBe(15)
+    expect(await page.getByTestId('result-image').count()).toBe(9)
     fs.mkdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true })
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'screenshot.png') })
   })

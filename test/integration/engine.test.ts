@@ -6,6 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { GenerateRequest } from '../../common/generation.ts'
+import { PARAMETERS_KEY, parseParameters, settingsFromMetadata } from '../../common/parameters.ts'
+import { readPngTextChunks } from '../../common/pngText.ts'
 import { AppError } from '../../common/result.ts'
 import { generate, METADATA_KEY } from '../../main/engine/generate.ts'
 import { gaussianNoise } from '../../main/engine/noise.ts'
@@ -166,6 +168,32 @@ describe('generation jobs in the engine', () => {
     })
     const { width, height } = decodePngRgb(image.png)
     expect([width, height]).toEqual([rt.manifest.image.width, rt.manifest.image.height])
+  })
+
+  it('writes A1111-style parameters as tEXt, with each image its own seed', async () => {
+    const rt = await open(SMOKE_PACK_DIR)
+    const result = await generate(rt, plan(rt, { mode: '1step', class: 1, seed: 2 ** 32 - 1, n: 2 }), context)
+    expect(result.images.map((i) => i.seed)).toEqual([2 ** 32 - 1, 0])
+    for (const image of result.images) {
+      const { entries, text } = await readPngTextChunks(image.png)
+      expect(entries.find((e) => e.keyword === PARAMETERS_KEY)?.chunk).toBe('tEXt')
+      const parsed = parseParameters(text[PARAMETERS_KEY] ?? '')
+      expect(parsed.prompt).toBe(result.className)
+      expect(parsed.settings).toMatchObject({
+        Seed: String(image.seed),
+        Sampler: 'DD 1-step',
+        Steps: '1',
+        Size: `${image.width}x${image.height}`,
+        Model: rt.manifest.id,
+        'Model hash': 'test-hash',
+      })
+      expect(settingsFromMetadata(text[METADATA_KEY])).toMatchObject({
+        packId: rt.manifest.id,
+        mode: '1step',
+        class: 1,
+        seed: image.seed,
+      })
+    }
   })
 
   it('stops an AR job within one step of a cancel', async () => {

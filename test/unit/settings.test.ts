@@ -11,6 +11,7 @@ const defaults: Settings = {
   galleryDir: '/tmp/gallery',
   modelsDir: '/tmp/models',
   executionProvider: 'auto',
+  defaultMode: '1step',
 }
 
 describe('settings', () => {
@@ -23,10 +24,23 @@ describe('settings', () => {
     expect(again.get()).toEqual({ ...defaults, theme: 'light', executionProvider: 'cpu' })
   })
 
+  it('an older file without the newer keys loads, each missing key at its default', async () => {
+    const file = path.join(tempDir('settings'), 'settings.json')
+    const older = { theme: 'light', galleryDir: '/srv/g', modelsDir: '/srv/m', executionProvider: 'cpu' }
+    fs.writeFileSync(file, JSON.stringify(older))
+    const warnings: string[] = []
+    const service = await SettingsService.open(file, defaults, (m) => warnings.push(m))
+    expect(service.get()).toEqual({ ...older, defaultMode: '1step' })
+    expect(warnings).toEqual([])
+    await service.update({ defaultMode: 'hybrid' })
+    const again = await SettingsService.open(file, defaults, () => undefined)
+    expect(again.get()).toEqual({ ...older, defaultMode: 'hybrid' })
+  })
+
   it('a damaged file is kept aside with a warning, never overwritten silently', async () => {
     const dir = tempDir('settings')
     const file = path.join(dir, 'settings.json')
-    for (const damaged of ['{ not json', '{"theme": "purple"}', '[]']) {
+    for (const damaged of ['{ not json', '{"theme": "purple"}', '{"defaultMode": "compare"}', '[]']) {
       fs.writeFileSync(file, damaged)
       const warnings: string[] = []
       const service = await SettingsService.open(file, defaults, (m) => warnings.push(m))

@@ -4,7 +4,8 @@
  * encodePng writes exactly one format (8-bit RGB, colour type 2, no interlace) with libpng's adaptive per-row
  * filter choice and node:zlib for deflate, so it needs no native dependency and encodes a 32x32 image in well
  * under a millisecond. Metadata goes into uncompressed iTXt chunks (UTF-8, so prompts in any script survive)
- * placed before IDAT, where readers that stop early still find them. readPngText and decodePngRgb read it back;
+ * placed before IDAT, where readers that stop early still find them; entries that other tools expect as tEXt
+ * (AUTOMATIC1111's `parameters`) can be written as tEXt instead. readPngText and decodePngRgb read it back;
  * both verify every chunk's CRC, so a damaged file fails loudly instead of yielding wrong metadata or pixels.
  * Written from the PNG specification (W3C, third edition).
  */
@@ -211,6 +212,17 @@ function itxt(key: string, value: string): Uint8Array {
   return data
 }
 
+/** tEXt: keyword, NUL, Latin-1 text. The caller has checked that every character is below U+0100. */
+function textChunk(key: string, value: string): Uint8Array {
+  return Buffer.from(`${key}\0${value}`, 'latin1')
+}
+
+/** True when every UTF-16 unit of `value` is a Latin-1 character (U+0000..U+00FF), so tEXt can hold it exactly. */
+function isLatin1(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return false
+  return true
+}
+
 function assemble(chunks: OutChunk[]): Buffer {
   let total = SIGNATURE.length
   for (const chunk of chunks) total += 12 + chunk.data.length
@@ -233,6 +245,7 @@ function encode(
   width: number,
   height: number,
   text: Record<string, string> | undefined,
+  latin1Text: Record<string, string> | undefined,
   choice: FilterChoice,
 ): Buffer {
   const who = 'encodePng'
@@ -247,21 +260,31 @@ function encode(
   }
 
   const chunks: OutChunk[] = [{ type: 'IHDR', data: ihdr(width, height) }]
-  if (text !== undefined) {
-    if (typeof text !== 'object' || text === null)
-      throw new Error(`${who}: text must be an object of strings`)
-    for (const [key, value] of Object.entries(text)) {
+  const seen = new Set<string>()
+  const addText = (argument: string, entries: Record<string, string> | undefined, preferTEXt: boolean) => {
+    if (entries === undefined) return
+    if (typeof entries !== 'object' || entries === null)
+      throw new Error(`${who}: ${argument} must be an object of strings`)
+    for (const [key, value] of Object.entries(entries)) {
       const keyError = keywordProblem(key)
       if (keyError !== undefined) throw new Error(`${who}: text key ${JSON.stringify(key)} ${keyError}`)
+      // Two chunks with one keyword would leave readers to pick one; refuse rather than guess.
+      if (seen.has(key)) throw new Error(`${who}: text key ${JSON.stringify(key)} is given twice`)
+      seen.add(key)
       const valueError = valueProblem(value)
       if (valueError !== undefined)
         throw new Error(`${who}: text value of key ${JSON.stringify(key)} ${valueError}`)
-      const data = itxt(key, value)
+      // Text outside Latin-1 cannot be stored in tEXt exactly: it goes into iTXt (UTF-8) under the same keyword,
+      // which is what Pillow (and so AUTOMATIC1111) does, and what every reader of `parameters` handles.
+      const asTEXt = preferTEXt && isLatin1(value)
+      const data = asTEXt ? textChunk(key, value) : itxt(key, value)
       if (data.length > MAX_CHUNK_LENGTH)
         throw new Error(`${who}: text value of key ${JSON.stringify(key)} is too long`)
-      chunks.push({ type: 'iTXt', data })
+      chunks.push({ type: asTEXt ? 'tEXt' : 'iTXt', data })
     }
   }
+  addText('text', text, false)
+  addText('latin1Text', latin1Text, true)
   const idat = zlib.deflateSync(filterScanlines(rgb, width, height, choice))
   if (idat.length > MAX_CHUNK_LENGTH) throw new Error(`${who}: compressed image data exceeds one chunk`)
   chunks.push({ type: 'IDAT', data: idat }, { type: 'IEND', data: new Uint8Array(0) })
@@ -270,8 +293,10 @@ function encode(
 
 /**
  * Encodes 8-bit RGB pixels (row-major, 3 bytes per pixel, no padding) as a PNG, with each entry of `text` as an
- * uncompressed iTXt chunk before the image data. Keys must be valid PNG keywords (1-79 printable Latin-1
- * characters, no leading, trailing or consecutive spaces); values are any Unicode text without NUL.
+ * uncompressed iTXt chunk before the image data. Entries of `latin1Text` follow as tEXt chunks, for readers that
+ * look for tEXt (AUTOMATIC1111's `parameters`); a value with characters outside Latin-1 is written as iTXt
+ * instead, so no text is ever altered. Keys must be valid PNG keywords (1-79 printable Latin-1 characters, no
+ * leading, trailing or consecutive spaces) and unique across both maps; values are any Unicode text without NUL.
  * Throws an Error naming the offending argument or key.
  */
 export function encodePng(
@@ -279,8 +304,9 @@ export function encodePng(
   width: number,
   height: number,
   text?: Record<string, string>,
+  latin1Text?: Record<string, string>,
 ): Buffer {
-  return encode(rgb, width, height, text, 'adaptive')
+  return encode(rgb, width, height, text, latin1Text, 'adaptive')
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -532,6 +558,6 @@ export const pngInternals = {
   crc32Table,
   usesZlibCrc32: typeof zlib.crc32 === 'function',
   encodeWithFilter(rgb: Uint8Array, width: number, height: number, filter: 0 | 1 | 2 | 3 | 4): Buffer {
-    return encode(rgb, width, height, undefined, filter)
+    return encode(rgb, width, height, undefined, undefined, filter)
   },
 }

@@ -8,7 +8,8 @@ export interface AppState {
   system: SystemInfo | null
   systemError: string | null
   settings: Settings | null
-  updateSettings(patch: Partial<Settings>): Promise<void>
+  /** Saves some settings; answers with why they were refused, or null. */
+  updateSettings(patch: Partial<Settings>): Promise<string | null>
   restartHost(): Promise<void>
 }
 
@@ -45,10 +46,17 @@ export function useAppState(): AppState {
     document.documentElement.classList.toggle('light', settings.theme === 'light')
   }, [settings])
 
-  const updateSettings = useCallback(async (patch: Partial<Settings>) => {
-    const result = await client.settings.update(patch)
-    if (result.ok) setSettings(result.value)
-  }, [])
+  const updateSettings = useCallback(
+    async (patch: Partial<Settings>) => {
+      const result = await client.settings.update(patch)
+      if (!result.ok) return result.error.message
+      setSettings(result.value)
+      // The provider the engine will use depends on the preference.
+      if (patch.executionProvider !== undefined) void loadSystem()
+      return null
+    },
+    [loadSystem],
+  )
 
   const restartHost = useCallback(async () => {
     const result = await client.host.restart({})

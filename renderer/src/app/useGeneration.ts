@@ -5,7 +5,13 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { InputOf } from '../../../common/contract.ts'
-import type { GenerationMode, GenerationResult, PackSummary } from '../../../common/generation.ts'
+import type {
+  GeneratedImage,
+  GenerationMode,
+  GenerationResult,
+  PackSummary,
+  SingleMode,
+} from '../../../common/generation.ts'
 import type { AppErrorShape } from '../../../common/result.ts'
 import type { JobProgress } from '../../../common/types.ts'
 import { client } from '../transport/client.ts'
@@ -23,16 +29,29 @@ export interface ActiveJob {
   progress: JobProgress | null
 }
 
+/** The 1-step draft a result was promoted from, shown next to it. */
+export interface Draft {
+  image: GeneratedImage
+  className: string
+}
+
 export interface Generation {
   packs: PackSummary[] | null
   packsError: string | null
   job: ActiveJob | null
   result: GenerationResult | null
+  /** Set when `result` re-ran a draft in a higher-quality mode (promote). */
+  draft: Draft | null
   /** Why the last job produced no images: cancelled, the host crashed, an internal error. */
   jobError: AppErrorShape | null
   /** The server refused the request itself (invalid_input); shown next to the form. */
   inputError: string | null
-  generate(request: GenerateInput): Promise<void>
+  generate(request: GenerateInput, draft?: Draft): Promise<void>
+  /**
+   * Re-runs one image of `result` (a draft) in `mode`: same pack, class and seed, so the same noise. The
+   * mode's other settings are the pack's defaults.
+   */
+  promote(result: GenerationResult, image: GeneratedImage, mode: SingleMode): Promise<void>
   cancel(): Promise<void>
   dismissJobError(): void
 }
@@ -42,6 +61,7 @@ export function useGeneration(): Generation {
   const [packsError, setPacksError] = useState<string | null>(null)
   const [job, setJobState] = useState<ActiveJob | null>(null)
   const [result, setResult] = useState<GenerationResult | null>(null)
+  const [draft, setDraft] = useState<Draft | null>(null)
   const [jobError, setJobError] = useState<AppErrorShape | null>(null)
   const [inputError, setInputError] = useState<string | null>(null)
 
@@ -99,7 +119,7 @@ export function useGeneration(): Generation {
   }, [setJob])
 
   const generate = useCallback(
-    async (request: GenerateInput) => {
+    async (request: GenerateInput, origin?: Draft) => {
       if (jobRef.current) return
       cancelRequested.current = false
       earlyProgress.current.clear()
@@ -141,6 +161,7 @@ export function useGeneration(): Generation {
       setJob(null)
       if (finished.ok) {
         setResult(finished.value)
+        setDraft(origin ?? null)
         setJobError(null)
       } else {
         setJobError(finished.error)
@@ -163,7 +184,28 @@ export function useGeneration(): Generation {
     }
   }, [setJob])
 
+  const promote = useCallback(
+    (from: GenerationResult, image: GeneratedImage, mode: SingleMode) =>
+      generate(
+        { packId: from.packId, mode, class: from.classIndex, seed: image.seed, n: 1 },
+        { image, className: from.className },
+      ),
+    [generate],
+  )
+
   const dismissJobError = useCallback(() => setJobError(null), [])
 
-  return { packs, packsError, job, result, jobError, inputError, generate, cancel, dismissJobError }
+  return {
+    packs,
+    packsError,
+    job,
+    result,
+    draft,
+    jobError,
+    inputError,
+    generate,
+    promote,
+    cancel,
+    dismissJobError,
+  }
 }

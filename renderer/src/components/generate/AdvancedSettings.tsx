@@ -1,20 +1,19 @@
 /**
- * The collapsible Advanced section: custom steps, the hybrid range and the original model's sampling. Every
- * group stays editable, but one the chosen mode does not read is dimmed and says so, since its errors then do
- * not stop a run. The values belong to the pack they were set for (the panel keeps them); Reset restores
- * that pack's defaults.
+ * The collapsible Advanced section: the second step of '2 steps' (t2), custom steps, the hybrid range and the
+ * original model's sampling (temperature, top-k, top-p, CFG scale). Every group stays editable, but one the
+ * chosen mode does not read is dimmed and says so, since its errors then do not stop a run. The values belong
+ * to the pack they were set for (the panel keeps them); Reset restores that pack's defaults.
  */
 import type { ReactNode } from 'react'
-import type { GenerationMode } from '../../../../common/generation.ts'
 import type { FieldAria } from './fieldAria.ts'
 import type { AdvancedValues, FieldName } from './formModel.ts'
-import { usesHybrid, usesTeacher } from './modes.ts'
 import { NumberField } from './NumberField.tsx'
 
 interface Props {
   open: boolean
   onOpenChange(open: boolean): void
-  mode: GenerationMode
+  /** The fields the chosen mode reads (formModel.ts usedFields). */
+  used: ReadonlySet<FieldName>
   values: AdvancedValues
   onChange(name: keyof AdvancedValues, value: string): void
   onReset(): void
@@ -27,7 +26,7 @@ interface Props {
 export function AdvancedSettings({
   open,
   onOpenChange,
-  mode,
+  used,
   values,
   onChange,
   onReset,
@@ -45,6 +44,7 @@ export function AdvancedSettings({
   })
   return (
     <details
+      data-testid="advanced"
       open={open}
       onToggle={(e) => onOpenChange(e.currentTarget.open)}
       className="rounded-lg border border-zinc-200 dark:border-zinc-800"
@@ -53,7 +53,16 @@ export function AdvancedSettings({
         Advanced
       </summary>
       <div className="flex flex-col gap-4 px-3 pt-1 pb-3">
-        <AdvancedGroup title="Custom steps" active={mode === 'custom'}>
+        <AdvancedGroup title="2 steps" active={used.has('t2')}>
+          <NumberField
+            {...field('t2')}
+            label="Second step at token (t2)"
+            help={`The second pass keeps the first t2 tokens and redraws the rest; 1 to ${tokens - 1}.`}
+            min={1}
+            max={tokens - 1}
+          />
+        </AdvancedGroup>
+        <AdvancedGroup title="Custom steps" active={used.has('tList')}>
           <NumberField
             {...field('tList')}
             label="Steps (t_list)"
@@ -61,13 +70,13 @@ export function AdvancedSettings({
             text
           />
         </AdvancedGroup>
-        <AdvancedGroup title="Hybrid" active={usesHybrid(mode)}>
+        <AdvancedGroup title="Hybrid" active={used.has('hybridStart')}>
           <div className="grid grid-cols-2 gap-2">
             <NumberField {...field('hybridStart')} label="Original from token" min={0} max={tokens - 1} />
             <NumberField {...field('hybridEnd')} label="to token" min={1} max={tokens - 1} />
           </div>
         </AdvancedGroup>
-        <AdvancedGroup title="Original model sampling" active={usesTeacher(mode)}>
+        <AdvancedGroup title="Original model sampling" active={used.has('temperature')}>
           <div className="grid grid-cols-2 gap-2">
             <NumberField {...field('temperature')} label="Temperature" min={0} max={10} step={0.05} />
             <NumberField {...field('topK')} label="Top-k" min={1} />

@@ -1,4 +1,4 @@
-/** Generate (with its keyboard shortcut shown) and, while a job runs, Cancel. */
+/** Generate (with its keyboard shortcut shown) and, while a job runs, Cancel (Esc). */
 import type { ActiveJob } from '../../app/useGeneration.ts'
 import { SHORTCUT } from './shortcut.ts'
 
@@ -33,6 +33,8 @@ export function GenerateButtons({ onGenerate, canGenerate, describedBy, job, onC
           data-testid="cancel-button"
           onClick={onCancel}
           disabled={job.state === 'cancelling'}
+          aria-keyshortcuts="Escape"
+          title="Cancel (Esc)"
           className="rounded-lg border border-zinc-300 px-3 py-2 font-medium hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-indigo-500 disabled:opacity-50 dark:border-zinc-700 dark:hover:bg-zinc-800"
         >
           Cancel

@@ -1,15 +1,18 @@
 /**
- * The Generate panel: pack, class, mode, seed, count and the advanced sampling settings, the Generate and
- * Cancel buttons (Ctrl/Cmd+Enter generates), the running job's progress, and what went wrong. It holds the
- * form's state and checks it (formModel.ts); the parts it composes only show it.
+ * The Generate panel: pack (with its model card), class, steps (with this machine's measured speeds), the
+ * modes to compare, seed, count and the advanced sampling settings, the Generate and Cancel buttons
+ * (Ctrl/Cmd+Enter generates), the running job's progress, and what went wrong. It holds the form's state and
+ * checks it (formModel.ts); the parts it composes only show it.
  */
 import { useEffect, useState } from 'react'
-import type { GenerationMode } from '../../../../common/generation.ts'
+import type { GenerationMode, SingleMode } from '../../../../common/generation.ts'
 import type { HostStatus } from '../../../../common/types.ts'
 import type { Generation } from '../../app/useGeneration.ts'
+import { useSpeeds } from '../../app/useSpeeds.ts'
 import { heading, panel } from '../Panels.tsx'
 import { AdvancedSettings } from './AdvancedSettings.tsx'
 import { ClassPicker } from './ClassPicker.tsx'
+import { CompareModesPicker } from './CompareModesPicker.tsx'
 import { CountField } from './CountField.tsx'
 import { fieldAriaFor } from './fieldAria.ts'
 import {
@@ -25,16 +28,19 @@ import {
 import { GenerateButtons } from './GenerateButtons.tsx'
 import { JobStatus } from './JobStatus.tsx'
 import { ModePicker } from './ModePicker.tsx'
+import { singleModesOf, UI_COMPARE_MODES } from './modes.ts'
 import { PackField } from './PackField.tsx'
 import { SeedField } from './SeedField.tsx'
-import { useGenerateShortcut } from './shortcut.ts'
+import { useGenerateShortcuts } from './shortcut.ts'
 
 interface Props {
   host: HostStatus | null
   generation: Generation
+  /** The mode from the settings, used until the user picks one here; undefined while settings load. */
+  defaultMode: SingleMode | undefined
 }
 
-export function GeneratePanel({ host, generation }: Props) {
+export function GeneratePanel({ host, generation, defaultMode }: Props) {
   const { packs, packsError, job, jobError, inputError } = generation
   const readyPacks = packs?.filter((p) => p.status === 'ready') ?? []
 
@@ -52,7 +58,11 @@ export function GeneratePanel({ host, generation }: Props) {
     ? chosenClass
     : (pack?.classes[0]?.index ?? 0)
 
-  const [mode, setMode] = useState<GenerationMode>('1step')
+  const [chosenMode, setMode] = useState<GenerationMode | null>(null)
+  const mode = chosenMode ?? defaultMode ?? '1step'
+  const [compareModes, setCompareModes] = useState<readonly SingleMode[]>(UI_COMPARE_MODES)
+  // Measured again after every finished job, which main learns from.
+  const speeds = useSpeeds(pack?.id ?? null, generation.result?.jobId ?? null)
   const [seed, setSeed] = useState(() => String(randomSeed()))
   const [seedLocked, setSeedLocked] = useState(false)
   const [n, setN] = useState('4')
@@ -67,17 +77,17 @@ export function GeneratePanel({ host, generation }: Props) {
     setAdvanced({ packId: pack?.id ?? null, values: { ...adv, [name]: value } })
   const [advancedOpen, setAdvancedOpen] = useState(false)
 
-  const checked = checkForm({ ...adv, mode, classIndex, seed, n }, pack)
-  const used = usedFields(mode)
+  const checked = checkForm({ ...adv, mode, compareModes, classIndex, seed, n }, pack)
+  const used = usedFields(mode, compareModes)
   const blocking = (Object.keys(checked.errors) as FieldName[]).filter((f) => used.has(f))
-  const serverField = inputError ? fieldOfServerMessage(inputError) : null
+  const serverField = inputError ? fieldOfServerMessage(inputError, mode) : null
   const fieldAria = fieldAriaFor(checked.errors, serverField)
   const busy = job !== null
   const canGenerate = checked.request !== null && !busy
 
   // A server complaint about an advanced field opens the section so the field can be seen.
   useEffect(() => {
-    if (serverField && !['seed', 'n', 'class'].includes(serverField)) setAdvancedOpen(true)
+    if (serverField && !['seed', 'n', 'class', 'compareModes'].includes(serverField)) setAdvancedOpen(true)
   }, [serverField])
 
   function submit() {
@@ -85,7 +95,7 @@ export function GeneratePanel({ host, generation }: Props) {
     void generation.generate(checked.request)
     if (!seedLocked) setSeed(String(randomSeed()))
   }
-  useGenerateShortcut(submit)
+  useGenerateShortcuts({ generate: submit, cancel: () => void generation.cancel() })
 
   return (
     <section aria-labelledby="generate-title" className={`${panel} w-80 shrink-0 border-r`}>
@@ -104,6 +114,7 @@ export function GeneratePanel({ host, generation }: Props) {
             packsError={packsError}
             pack={pack}
             tokens={tokens}
+            speeds={speeds}
             onChange={setChosenPack}
           />
           <ClassPicker
@@ -121,8 +132,20 @@ export function GeneratePanel({ host, generation }: Props) {
               // Custom steps need a step list, which lives in Advanced.
               if (m === 'custom') setAdvancedOpen(true)
             }}
-            steps={stepsPerRun(mode, adv, tokens, pack)}
+            steps={stepsPerRun(singleModesOf(mode, compareModes), adv, tokens, pack)}
+            speeds={speeds}
+            compareModes={compareModes}
           />
+          {mode === 'compare' && (
+            <CompareModesPicker
+              value={compareModes}
+              onChange={(modes) => {
+                setCompareModes(modes)
+                if (modes.includes('custom')) setAdvancedOpen(true)
+              }}
+              error={checked.errors.compareModes}
+            />
+          )}
           <div className="flex gap-3">
             <SeedField
               value={seed}
@@ -137,7 +160,7 @@ export function GeneratePanel({ host, generation }: Props) {
           <AdvancedSettings
             open={advancedOpen}
             onOpenChange={setAdvancedOpen}
-            mode={mode}
+            used={used}
             values={adv}
             onChange={setAdv}
             onReset={() => setAdvanced({ packId: pack?.id ?? null, values: advancedDefaults(pack) })}

@@ -79,3 +79,29 @@ export function HeatmapLegend() {
     </p>
   )
 }
+
+/**
+ * One image's differing tokens drawn over the image itself (tokens map to image patches in raster order), so
+ * the eye finds where a fast mode went its own way. Decorative: the column's heatmap and agreement say it in
+ * words.
+ */
+export function DisagreementOverlay({ disagreement }: { disagreement: number[] }) {
+  const { rows, cols } = gridShape(disagreement.length)
+  return (
+    <div
+      aria-hidden="true"
+      data-testid="heatmap-overlay"
+      className="pointer-events-none absolute inset-0 grid"
+      style={{ gridTemplateColumns: `repeat(${cols}, 1fr)`, gridTemplateRows: `repeat(${rows}, 1fr)` }}
+    >
+      {disagreement.map((d, i) => (
+        <div
+          // biome-ignore lint/suspicious/noArrayIndexKey: one cell per token position
+          key={i}
+          // Light enough that the image stays readable where most tokens differ.
+          style={d > 0 ? { backgroundColor: `rgba(244, 63, 94, ${(0.2 + 0.2 * d).toFixed(3)})` } : undefined}
+        />
+      ))}
+    </div>
+  )
+}

@@ -1,8 +1,9 @@
 /**
- * The model pack select, with what the chosen pack makes (or why none can be used) below it. Broken packs are
- * listed, disabled, with their first problem, so a half-copied pack is visible instead of silently missing.
+ * The model pack select, with the chosen pack's model card (or why no pack can be used) below it. Broken packs
+ * are listed, disabled, with their first problem, so a half-copied pack is visible instead of silently missing.
  */
-import type { PackSummary } from '../../../../common/generation.ts'
+import type { ModeSpeed, PackSummary } from '../../../../common/generation.ts'
+import { ModelCard } from './ModelCard.tsx'
 import { control, fieldLabel, hint } from './ui.ts'
 
 interface Props {
@@ -13,12 +14,15 @@ interface Props {
   pack: PackSummary | null
   /** The pack's token count, with the panel's fallback for packs that do not say. */
   tokens: number
+  /** This machine's measured speeds for the chosen pack; null while they load. */
+  speeds: ModeSpeed[] | null
   onChange(packId: string): void
 }
 
-export function PackField({ packs, packsError, pack, tokens, onChange }: Props) {
+export function PackField({ packs, packsError, pack, tokens, speeds, onChange }: Props) {
   const readyPacks = packs?.filter((p) => p.status === 'ready') ?? []
   const brokenPacks = packs?.filter((p) => p.status === 'broken') ?? []
+  const describedBy = `${pack ? 'model-card-summary' : 'pack-hint'}${brokenPacks.length ? ' broken-packs' : ''}`
   return (
     <div className="flex flex-col gap-1">
       <label htmlFor="pack-select" className={fieldLabel}>
@@ -30,7 +34,7 @@ export function PackField({ packs, packsError, pack, tokens, onChange }: Props) 
         value={pack?.id ?? ''}
         disabled={readyPacks.length === 0}
         onChange={(e) => onChange(e.target.value)}
-        aria-describedby={brokenPacks.length ? 'pack-hint broken-packs' : 'pack-hint'}
+        aria-describedby={describedBy}
         className={control}
       >
         {packs === null && <option value="">Loading packs…</option>}
@@ -48,11 +52,13 @@ export function PackField({ packs, packsError, pack, tokens, onChange }: Props) 
           </option>
         ))}
       </select>
-      <p id="pack-hint" className={hint}>
-        {pack
-          ? `${pack.image ? `${pack.image.width}×${pack.image.height} images` : 'Images'}, ${tokens} tokens, ${pack.classes.length} classes`
-          : (packsError ?? (packs === null ? 'Looking for model packs…' : 'No model pack can be used.'))}
-      </p>
+      {pack ? (
+        <ModelCard pack={pack} tokens={tokens} speeds={speeds} />
+      ) : (
+        <p id="pack-hint" className={hint}>
+          {packsError ?? (packs === null ? 'Looking for model packs…' : 'No model pack can be used.')}
+        </p>
+      )}
       {brokenPacks.length > 0 && (
         <ul id="broken-packs" className="flex flex-col gap-1 text-xs text-amber-700 dark:text-amber-300">
           {brokenPacks.map((p) => (

@@ -1,17 +1,30 @@
 /**
  * The last job's images: a grid for one mode, or for a compare job a table with one column per mode and one
  * row per seed, each column topped by its timings and token agreement with the exact teacher and ended by a
- * per-position disagreement heatmap. Images are tiny pixel grids, so they are scaled up without smoothing.
+ * per-position disagreement heatmap (which can also be laid over the images). A 1-step image can be promoted:
+ * re-run on the same seed, so the same noise, in a higher-quality mode; the result then shows next to its
+ * draft. Images are tiny pixel grids, so they are scaled up without smoothing.
  */
-import type { GeneratedImage, GenerationResult, Timings } from '../../../../common/generation.ts'
-import type { Generation } from '../../app/useGeneration.ts'
-import { DisagreementHeatmap, HeatmapLegend } from './Heatmap.tsx'
-import { modeLabel } from './modes.ts'
+import { useId, useState } from 'react'
+import type {
+  GeneratedImage,
+  GenerationResult,
+  ModeSpeed,
+  SingleMode,
+  Timings,
+} from '../../../../common/generation.ts'
+import type { Draft, Generation } from '../../app/useGeneration.ts'
+import { useSpeeds } from '../../app/useSpeeds.ts'
+import { DisagreementHeatmap, DisagreementOverlay, HeatmapLegend } from './Heatmap.tsx'
+import { modeLabel, PROMOTE_MODES, speedText } from './modes.ts'
 import { usePngUrl } from './pngUrl.ts'
 import { formatMs, formatPercent } from './ui.ts'
 
 export function ResultCanvas({ generation }: { generation: Generation }) {
-  const { result, job } = generation
+  const { result, job, draft } = generation
+  // For the Promote choices: what each mode costs here.
+  const speeds = useSpeeds(result?.packId ?? null, result?.jobId ?? null)
+  const promoted = draft && result?.images.length === 1 ? draft : null
   return (
     <section
       aria-labelledby="result-title"
@@ -27,8 +40,33 @@ export function ResultCanvas({ generation }: { generation: Generation }) {
           data-job-id={result.jobId}
           className={`min-h-0 flex-1 overflow-auto p-5 transition-opacity ${job ? 'opacity-60' : ''}`}
         >
-          <ResultHeader result={result} />
-          {result.modes.length > 1 ? <CompareTable result={result} /> : <ImageGrid result={result} />}
+          <ResultHeader result={result} promoted={promoted !== null} />
+          {promoted ? (
+            <PromotedPair
+              result={result}
+              draft={promoted}
+              promote={{
+                busy: job !== null,
+                speeds,
+                run: (image, mode) => void generation.promote(result, image, mode),
+              }}
+            />
+          ) : result.modes.length > 1 ? (
+            <CompareTable result={result} />
+          ) : (
+            <ImageGrid
+              result={result}
+              promote={
+                result.modes[0] === '1step'
+                  ? {
+                      busy: job !== null,
+                      speeds,
+                      run: (image, mode) => void generation.promote(result, image, mode),
+                    }
+                  : null
+              }
+            />
+          )}
         </div>
       ) : (
         <div className="flex flex-1 items-center justify-center p-8">
@@ -43,7 +81,7 @@ export function ResultCanvas({ generation }: { generation: Generation }) {
   )
 }
 
-function ResultHeader({ result }: { result: GenerationResult }) {
+function ResultHeader({ result, promoted }: { result: GenerationResult; promoted: boolean }) {
   const n = result.images.length / Math.max(1, result.modes.length)
   const single = result.modes.length === 1 ? result.modes[0] : undefined
   return (
@@ -53,6 +91,7 @@ function ResultHeader({ result }: { result: GenerationResult }) {
         {single ? modeLabel(single) : `Compare: ${result.modes.map(modeLabel).join(', ')}`} · {n}{' '}
         {n === 1 ? 'image' : 'images'} · first seed <span className="font-mono">{result.seed}</span> · pack{' '}
         {result.packId} on {result.provider}
+        {promoted && ' · promoted from a 1-step draft'}
       </p>
     </header>
   )
@@ -80,13 +119,22 @@ function TimingsText({ timings, stacked = false }: { timings: Timings; stacked?:
   )
 }
 
-function ResultImage({ image, className, size }: { image: GeneratedImage; className: string; size: number }) {
+interface ResultImageProps {
+  image: GeneratedImage
+  className: string
+  size: number
+  /** Per token position, where this image differs from the exact teacher's, drawn over it. */
+  overlay?: number[] | null
+  testId?: string
+}
+
+function ResultImage({ image, className, size, overlay, testId = 'result-image' }: ResultImageProps) {
   const url = usePngUrl(image.png)
   const box = { width: size, height: size }
   if (!url) return <div style={box} className="rounded bg-zinc-200 dark:bg-zinc-800" aria-hidden="true" />
-  return (
+  const img = (
     <img
-      data-testid="result-image"
+      data-testid={testId}
       data-mode={image.mode}
       data-seed={image.seed}
       src={url}
@@ -96,9 +144,106 @@ function ResultImage({ image, className, size }: { image: GeneratedImage; classN
       draggable={false}
     />
   )
+  if (!overlay) return img
+  return (
+    <div className="relative overflow-hidden rounded" style={box}>
+      {img}
+      <DisagreementOverlay disagreement={overlay} />
+    </div>
+  )
 }
 
-function ImageGrid({ result }: { result: GenerationResult }) {
+interface PromoteOptions {
+  /** A job runs: promoting waits until it is done. */
+  busy: boolean
+  speeds: ModeSpeed[] | null
+  run(image: GeneratedImage, mode: SingleMode): void
+}
+
+/** Promote: a disclosure with the higher-quality modes, each with its measured time per image. */
+function PromoteControl({ image, options }: { image: GeneratedImage; options: PromoteOptions }) {
+  const [open, setOpen] = useState(false)
+  const id = useId()
+  return (
+    <div className="flex w-full flex-col gap-1">
+      <button
+        type="button"
+        data-testid="promote-button"
+        aria-expanded={open}
+        aria-controls={id}
+        disabled={options.busy}
+        onClick={() => setOpen((o) => !o)}
+        title={`Re-run seed ${image.seed} in a higher-quality mode, on the same noise`}
+        className="self-start rounded-md border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-indigo-500 disabled:opacity-50 dark:border-zinc-700 dark:hover:bg-zinc-800"
+      >
+        Promote
+      </button>
+      {open && (
+        <fieldset id={id} className="flex flex-col gap-0.5">
+          <legend className="sr-only">Promote seed {image.seed} to</legend>
+          {PROMOTE_MODES.map((mode) => (
+            <button
+              key={mode}
+              type="button"
+              data-testid={`promote-${mode}`}
+              disabled={options.busy}
+              onClick={() => {
+                setOpen(false)
+                options.run(image, mode)
+              }}
+              className="flex items-baseline justify-between gap-2 rounded px-2 py-0.5 text-left text-xs hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-indigo-500 disabled:opacity-50 dark:hover:bg-indigo-950"
+            >
+              <span>{modeLabel(mode)}</span>
+              <span className="font-mono text-[11px] text-zinc-500 dark:text-zinc-400">
+                {speedText(options.speeds?.find((s) => s.mode === mode)?.msPerImage ?? null)}
+              </span>
+            </button>
+          ))}
+        </fieldset>
+      )}
+    </div>
+  )
+}
+
+/** A promoted result next to the 1-step draft it came from: same seed, same noise, another mode. */
+function PromotedPair({
+  result,
+  draft,
+  promote,
+}: {
+  result: GenerationResult
+  draft: Draft
+  /** The draft can be promoted again, to another mode. */
+  promote: PromoteOptions
+}) {
+  const image = result.images[0]
+  if (!image) return null
+  const size = 192
+  return (
+    <div data-testid="promoted" className="flex flex-wrap items-center gap-4">
+      <figure className="flex flex-col gap-1.5 rounded-lg border border-zinc-200 bg-white p-2 dark:border-zinc-800 dark:bg-zinc-900">
+        <ResultImage image={draft.image} className={draft.className} size={size} testId="draft-image" />
+        <figcaption className="text-xs">
+          Draft, {modeLabel(draft.image.mode)} · seed <span className="font-mono">{draft.image.seed}</span>
+          <TimingsText timings={draft.image.timings} />
+        </figcaption>
+        <PromoteControl image={draft.image} options={promote} />
+      </figure>
+      <span aria-hidden="true" className="text-2xl text-zinc-400">
+        →
+      </span>
+      <figure className="flex flex-col gap-1.5 rounded-lg border border-indigo-300 bg-white p-2 dark:border-indigo-800 dark:bg-zinc-900">
+        <ResultImage image={image} className={result.className} size={size} />
+        <figcaption className="text-xs">
+          {modeLabel(image.mode)} · seed <span className="font-mono">{image.seed}</span>
+          <TimingsText timings={image.timings} />
+        </figcaption>
+      </figure>
+    </div>
+  )
+}
+
+function ImageGrid({ result, promote }: { result: GenerationResult; promote: PromoteOptions | null }) {
   const count = result.images.length
   const size = count === 1 ? 256 : count <= 4 ? 192 : 128
   return (
@@ -125,6 +270,7 @@ function ImageGrid({ result }: { result: GenerationResult }) {
             )}
           </p>
           <TimingsText timings={image.timings} />
+          {promote && <PromoteControl image={image} options={promote} />}
         </li>
       ))}
     </ul>
@@ -136,8 +282,25 @@ function CompareTable({ result }: { result: GenerationResult }) {
   const rows = [...new Set(result.images.map((img) => img.index))].sort((a, b) => a - b)
   const size = 96
   const hasReference = result.modes.includes('exact')
+  const [overlay, setOverlay] = useState(false)
   return (
     <div className="overflow-x-auto">
+      {hasReference && (
+        <label
+          htmlFor="overlay-toggle"
+          className="mb-2 flex items-center gap-2 text-xs text-zinc-700 dark:text-zinc-300"
+        >
+          <input
+            type="checkbox"
+            id="overlay-toggle"
+            data-testid="overlay-toggle"
+            checked={overlay}
+            onChange={(e) => setOverlay(e.target.checked)}
+            className="accent-indigo-600"
+          />
+          Show where each image differs from the exact teacher
+        </label>
+      )}
       <table
         data-testid="compare-table"
         className="border-separate border-spacing-x-2 border-spacing-y-2 text-xs"
@@ -194,7 +357,12 @@ function CompareTable({ result }: { result: GenerationResult }) {
                     <td key={mode} className="align-top">
                       {image ? (
                         <div className="flex flex-col gap-1">
-                          <ResultImage image={image} className={result.className} size={size} />
+                          <ResultImage
+                            image={image}
+                            className={result.className}
+                            size={size}
+                            overlay={overlay ? image.agreement?.disagreement : null}
+                          />
                           {image.agreement ? (
                             <span className="text-[11px] text-zinc-600 dark:text-zinc-400">
                               {formatPercent(image.agreement.identical)} same

@@ -12,7 +12,7 @@ export interface FieldAria {
 }
 
 /** The fields that render a `<name>-hint` paragraph under their input. */
-const HINTED: ReadonlySet<FieldName> = new Set<FieldName>(['seed', 'n', 'tList'])
+const HINTED: ReadonlySet<FieldName> = new Set<FieldName>(['seed', 'n', 't2', 'tList'])
 
 /** A field's ARIA attributes, given the form's current errors and the field the server refused, if any. */
 export function fieldAriaFor(

@@ -4,18 +4,20 @@
  * (top-k's upper bound) is left to the server, whose invalid_input message is shown next to the form.
  */
 import {
-  DEFAULT_COMPARE_MODES,
   type GenerationMode,
   MAX_SEED,
   type PackSummary,
+  type SingleMode,
 } from '../../../../common/generation.ts'
 import type { GenerateInput } from '../../app/useGeneration.ts'
-import { stepsFor, usesHybrid, usesTeacher } from './modes.ts'
+import { singleModesOf, stepsFor, usesHybrid, usesTeacher } from './modes.ts'
 
 /** The UI's cap on images per job (the contract allows more, for the CLI). */
 export const MAX_UI_IMAGES = 16
 
 export interface AdvancedValues {
+  /** The second step of '2 steps' (its step list is [0, t2]). */
+  t2: string
   tList: string
   hybridStart: string
   hybridEnd: string
@@ -25,10 +27,12 @@ export interface AdvancedValues {
   cfgScale: string
 }
 
-export type FieldName = keyof AdvancedValues | 'seed' | 'n' | 'class'
+export type FieldName = keyof AdvancedValues | 'seed' | 'n' | 'class' | 'compareModes'
 
 export interface FormValues extends AdvancedValues {
   mode: GenerationMode
+  /** What a compare job runs (ignored by the other modes). */
+  compareModes: readonly SingleMode[]
   classIndex: number
   seed: string
   n: string
@@ -37,8 +41,10 @@ export interface FormValues extends AdvancedValues {
 export function advancedDefaults(pack: PackSummary | null): AdvancedValues {
   const d = pack?.defaults
   const tokens = pack?.tokens ?? 64
-  const custom = d?.tLists.custom ?? d?.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  const twoStep = d?.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  const custom = d?.tLists.custom ?? twoStep
   return {
+    t2: String(twoStep[1] ?? Math.floor(tokens / 2)),
     tList: custom.join(', '),
     hybridStart: String(d?.hybrid.start ?? Math.floor(tokens / 8)),
     hybridEnd: String(d?.hybrid.end ?? Math.floor(tokens / 2)),
@@ -73,7 +79,7 @@ export function parseTList(text: string): number[] | null {
  * unreadable step list or hybrid bound counts as its smallest value: the field shows its own error.
  */
 export function stepsPerRun(
-  mode: GenerationMode,
+  modes: readonly SingleMode[],
   values: AdvancedValues,
   tokens: number,
   pack: PackSummary | null,
@@ -82,9 +88,7 @@ export function stepsPerRun(
     tList: parseTList(values.tList) ?? [0],
     hybrid: { start: Number(values.hybridStart) || 0, end: Number(values.hybridEnd) || 0 },
   }
-  if (mode === 'compare')
-    return DEFAULT_COMPARE_MODES.reduce((sum, s) => sum + stepsFor(s, tokens, settings, pack), 0)
-  return stepsFor(mode, tokens, settings, pack)
+  return modes.reduce((sum, s) => sum + stepsFor(s, tokens, settings, pack), 0)
 }
 
 export interface Checked {
@@ -98,6 +102,7 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   const errors: Partial<Record<FieldName, string>> = {}
   const tokens = pack?.tokens ?? 64
   const { mode } = values
+  const modes = singleModesOf(mode, values.compareModes)
 
   const seed = parseInteger(values.seed)
   if (seed === null) errors.seed = 'A whole number from 0.'
@@ -105,6 +110,12 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
 
   const n = parseInteger(values.n)
   if (n === null || n < 1 || n > MAX_UI_IMAGES) errors.n = `A whole number from 1 to ${MAX_UI_IMAGES}.`
+
+  if (mode === 'compare' && modes.length < 2) errors.compareModes = 'Pick at least two modes to compare.'
+
+  const t2 = parseInteger(values.t2)
+  if (t2 === null || t2 < 1 || t2 >= tokens)
+    errors.t2 = `A whole number from 1 to ${tokens - 1}: where the second step starts.`
 
   const tList = parseTList(values.tList)
   if (tList === null) errors.tList = 'Whole numbers separated by commas, e.g. 0, 16, 32.'
@@ -130,7 +141,7 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   const cfgScale = parseNumber(values.cfgScale)
   if (cfgScale === null || cfgScale > 50) errors.cfgScale = 'A number from 0 to 50.'
 
-  const used = usedFields(mode)
+  const used = usedFields(mode, values.compareModes)
   const blocking = (Object.keys(errors) as FieldName[]).filter((f) => used.has(f))
   if (blocking.length > 0 || !pack) return { errors, request: null }
 
@@ -141,9 +152,11 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
     seed: seed as number,
     n: n as number,
   }
-  if (mode === 'custom') request.tList = tList as number[]
-  if (usesHybrid(mode)) request.hybrid = { start: start as number, end: end as number }
-  if (usesTeacher(mode)) {
+  if (mode === 'compare') request.compareModes = modes
+  if (mode === '2step') request.tList = [0, t2 as number]
+  if (modes.includes('custom')) request.tList = tList as number[]
+  if (usesHybrid(modes)) request.hybrid = { start: start as number, end: end as number }
+  if (usesTeacher(modes)) {
     request.teacher = {
       temperature: temperature as number,
       topK: topK as number,
@@ -154,19 +167,26 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   return { errors, request }
 }
 
-/** The fields a mode reads; problems elsewhere are shown but do not stop a run. */
-export function usedFields(mode: GenerationMode): Set<FieldName> {
+/**
+ * The fields a mode reads; problems elsewhere are shown but do not stop a run. In a compare job '2 steps' runs
+ * the pack's own step list (the engine's rule), so t2 is not read there.
+ */
+export function usedFields(mode: GenerationMode, compareModes: readonly SingleMode[]): Set<FieldName> {
+  const modes = singleModesOf(mode, compareModes)
   const fields = new Set<FieldName>(['seed', 'n', 'class'])
-  if (mode === 'custom') fields.add('tList')
-  if (usesHybrid(mode)) {
+  if (mode === 'compare') fields.add('compareModes')
+  if (mode === '2step') fields.add('t2')
+  if (modes.includes('custom')) fields.add('tList')
+  if (usesHybrid(modes)) {
     fields.add('hybridStart')
     fields.add('hybridEnd')
   }
-  if (usesTeacher(mode)) for (const f of ['temperature', 'topK', 'topP', 'cfgScale'] as const) fields.add(f)
+  if (usesTeacher(modes)) for (const f of ['temperature', 'topK', 'topP', 'cfgScale'] as const) fields.add(f)
   return fields
 }
 
 const SERVER_FIELDS: [string, FieldName][] = [
+  ['compareModes', 'compareModes'],
   ['tList', 'tList'],
   ['hybrid.start', 'hybridStart'],
   ['hybrid.end', 'hybridEnd'],
@@ -179,10 +199,14 @@ const SERVER_FIELDS: [string, FieldName][] = [
   ['class', 'class'],
 ]
 
-/** The form field a server message is about ("teacher.topK: must be in 1..512" -> topK). */
-export function fieldOfServerMessage(message: string): FieldName | null {
+/**
+ * The form field a server message is about ("teacher.topK: must be in 1..512" -> topK). '2 steps' sends its
+ * step list as tList, which the form shows as t2.
+ */
+export function fieldOfServerMessage(message: string, mode: GenerationMode): FieldName | null {
   for (const [path, field] of SERVER_FIELDS) {
-    if (new RegExp(`(^|[\\s.])${path.replace('.', '\\.')}:`).test(message)) return field
+    if (new RegExp(`(^|[\\s.])${path.replace('.', '\\.')}:`).test(message))
+      return field === 'tList' && mode === '2step' ? 't2' : field
   }
   return null
 }
