@@ -275,6 +275,27 @@ def run_eval(
     return results
 
 
+def second_step_report(pack: str, config: Path | None, work: Path | None, out_json: Path | None) -> dict:
+    """The second-step ceiling analysis (refine.second_step_ceiling) for the final student of a built work folder."""
+    from .pairs import load_pairs
+    from .refine import second_step_ceiling
+    from .student import load_student
+    from .teacher import load_teacher
+    from .vq import load_vq
+
+    cfg = load_config(config or MODELS_DIR / "configs" / f"{pack}.json")
+    work = work or MODELS_DIR / ".cache" / "work" / pack
+    ctx = Context(cfg, work, MODELS_DIR / "packs" / cfg.pack.id)
+    vq = load_vq(cfg, work)
+    book = vq.normalized_codebook().detach()
+    teacher = load_teacher(work, cfg)
+    results = second_step_ceiling(cfg, load_student(work, teacher, book), teacher, book, load_pairs(work), ctx.judge(vq))
+    if out_json is not None:
+        save_json(out_json, results)
+    print(json.dumps(results, indent=2))
+    return results
+
+
 def attach_eval(pack_dir: Path, eval_json: Path) -> None:
     from .evaluate import add_eval_to_pack
     from .export import verify_pack_files
@@ -374,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--device", default="cpu", help="torch device for sampling and features (cpu, cuda)")
     ev.add_argument("--no-pack", action="store_true", help="evaluate the work folder only; attach-eval adds the results later")
     ev.add_argument("--threads", type=int)
+    ss = sub.add_parser("second-step", help="how far a second step could improve on the first (held-out pairs)")
+    ss.add_argument("pack")
+    ss.add_argument("--config", type=Path)
+    ss.add_argument("--work", type=Path)
+    ss.add_argument("--json", type=Path, help="also write the results here")
+    ss.add_argument("--threads", type=int)
     at = sub.add_parser("attach-eval", help="seal an eval.json computed elsewhere into a built pack")
     at.add_argument("pack_dir", type=Path)
     at.add_argument("eval_json", type=Path)
@@ -394,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pack ready: {out}")
         elif args.command == "eval":
             run_eval(args.pack, args.config, args.out, args.work, args.grids, args.samples, args.device, not args.no_pack)
+        elif args.command == "second-step":
+            second_step_report(args.pack, args.config, args.work, args.json)
         elif args.command == "attach-eval":
             attach_eval(args.pack_dir, args.eval_json)
         elif args.command == "ablate-t2":

@@ -125,3 +125,40 @@ def refine_student(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, pa
     save_json(stage / "metrics.json", metrics)
     log.write(stage="refine", final=metrics)
     return metrics
+
+
+@torch.no_grad()
+def second_step_ceiling(cfg: PipelineConfig, student: Student, teacher: Teacher, book: torch.Tensor, pairs: dict, judge: Judge) -> dict:
+    """What a second step could reach at best, on the held-out pairs' noise (FID-emoji, class accuracy).
+
+    'ceiling': the student's first-pass tokens before t2, continued by the exact teacher with the same noise — a
+    perfect second pass given the student's own prefix. 'teacher_prefix': the exact teacher's tokens before t2
+    and the student's second pass after them — the case the student stage trains. Compared with the student's
+    1-step and 2-step results, they say whether the prefix or the second pass is what holds 2 steps back.
+    """
+    t2, n = cfg.student.t2, pairs["n_val"]
+    tokens = torch.from_numpy(pairs["tokens"][-n:]).long()
+    classes = torch.from_numpy(pairs["classes"][-n:]).long()
+    seeds = pairs["seeds"][-n:]
+    eps = torch.from_numpy(noise_for(seeds, tokens.shape[1], book.shape[1]))
+    student.eval()
+    # Every position as its argmax code (split_t = all tokens), as the packs built here choose.
+    one, one_latents = run_steps(student, eps, classes, [0], tokens.shape[1], book)
+    two, two_latents = run_steps(student, eps, classes, [0, t2], tokens.shape[1], book)
+    continued = exact_teacher_tokens(teacher, book, classes, seeds, cfg, prefix=one, start=t2)
+    t = torch.full((n,), t2, dtype=torch.long)
+    logits, _ = student(build_inputs(tokens, eps, t, book), t, classes)
+    second = torch.where(torch.arange(tokens.shape[1])[None, :] < t2, tokens, logits.argmax(-1))
+    return {
+        "val_pairs": n,
+        "t2": t2,
+        "dd_1step": judge.score(one_latents, classes),
+        "dd_2step": judge.score(two_latents, classes),
+        "ceiling_student_prefix_teacher_continuation": judge.score(book[continued], classes),
+        "teacher_prefix_student_second_pass": judge.score(book[second], classes),
+        "teacher_exact": judge.score(book[tokens], classes),
+        "second_pass_agreement_after_t2": {
+            "student_prefix": round((two[:, t2:] == tokens[:, t2:]).float().mean().item(), 4),
+            "teacher_prefix": round((second[:, t2:] == tokens[:, t2:]).float().mean().item(), 4),
+        },
+    }

@@ -7,13 +7,15 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import MODELS
 from ddpipe.common import PipelineError, setup_torch
+from ddpipe.config import load_config
 from ddpipe.export import validate_manifest, verify_pack_files
-from ddpipe.pipeline import ablate_t2, build, run_eval
+from ddpipe.pipeline import ablate_t2, build, run_eval, second_step_report
 
 
 def copy_work(smoke_work, tmp_path, keep: list[str]):
@@ -124,7 +126,9 @@ def test_smoke_eval_reports_every_mode(smoke_build):
 
 def test_split_t_is_chosen_by_fid_emoji_and_stored(smoke_build):
     smoke_work, pack = smoke_build
-    metrics = json.loads((smoke_work / "student" / "metrics.json").read_text())
+    # The last stage that trained the student chose it: refine when it ran, else the student stage.
+    final_stage = "refine" if (smoke_work / "refine" / "metrics.json").exists() else "student"
+    metrics = json.loads((smoke_work / final_stage / "metrics.json").read_text())
     ablation = metrics["split_t_ablation"]
     scores = {int(k): v["fid_emoji_1step"] + v["fid_emoji_2step"] for k, v in ablation.items()}
     assert metrics["chosen_split_t"] == min(scores, key=scores.get)
@@ -151,3 +155,32 @@ def test_eval_without_the_classifier_stage_says_so(smoke_build, tmp_path):
     setup_torch()
     with pytest.raises(PipelineError, match="classifier"):
         run_eval("smoke", None, pack, work, tmp_path / "grids", 8)
+
+
+def test_the_teacher_keeps_its_best_validation_weights(smoke_build):
+    smoke_work, _ = smoke_build
+    metrics = json.loads((smoke_work / "teacher" / "metrics.json").read_text())
+    checks = [json.loads(line) for line in (smoke_work / "teacher" / "metrics.jsonl").read_text().splitlines()]
+    val = {r["step"]: r["val_loss"] for r in checks if "val_loss" in r and "step" in r}
+    assert len(val) >= 2, "the smoke config checks validation loss at every checkpoint"
+    assert metrics["selected_step"] == min(val, key=val.get)
+
+
+def test_refine_trains_on_self_prefix_targets_and_becomes_the_exported_student(smoke_build):
+    smoke_work, pack = smoke_build
+    cfg = load_config(MODELS / "configs" / "smoke.json")
+    targets = np.load(smoke_work / "refine" / "targets.npz")
+    assert targets["tokens"].shape == (cfg.refine.prefix_pairs, 64)
+    metrics = json.loads((smoke_work / "refine" / "metrics.json").read_text())
+    assert metrics["steps"] == cfg.refine.steps and "split_t_ablation" in metrics
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["sampling"]["splitT"] == metrics["chosen_split_t"]
+
+
+def test_second_step_report_names_the_ceiling(smoke_build, tmp_path):
+    smoke_work, _ = smoke_build
+    setup_torch()
+    results = second_step_report("smoke", None, smoke_work, tmp_path / "second.json")
+    for key in ("dd_1step", "dd_2step", "ceiling_student_prefix_teacher_continuation", "teacher_prefix_student_second_pass"):
+        assert results[key]["fid_emoji"] >= 0
+    assert json.loads((tmp_path / "second.json").read_text())["t2"] == 32
