@@ -85,11 +85,9 @@ class TeacherStepGraph(nn.Module):
 
 
 def chosen_split_t(cfg: PipelineConfig, metrics: dict) -> int:
-    """The split_t picked by the last ablation (refine's, else the student stage's), or the configured one."""
-    for stage in ("refine", "student"):
-        if "chosen_split_t" in metrics.get(stage, {}):
-            return int(metrics[stage]["chosen_split_t"])
-    return cfg.student.split_t
+    """The split_t picked by the final student's ablation (refine's when it is on), or the configured one."""
+    stage = "refine" if cfg.refine.steps > 0 else "student"
+    return int(metrics.get(stage, {}).get("chosen_split_t", cfg.student.split_t))
 
 
 def _onnx_export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:

@@ -152,15 +152,15 @@ def run_stage(ctx: Context, stage: str) -> None:
         print(f"refine: {metrics}", file=sys.stderr)
     elif stage == "export":
         from .export import export_pack, verify_pack_files
-        from .student import load_student
+        from .student import final_student_stage, load_student
         from .teacher import load_teacher
 
         data = ctx.dataset()
         vq = load_vq(cfg, work)
         book = vq.normalized_codebook().detach()
         teacher = load_teacher(work, cfg)
-        student = load_student(work, teacher, book)
-        metrics = collect_metrics(work)
+        student = load_student(work, teacher, book, final_student_stage(cfg))
+        metrics = collect_metrics(work, cfg)
         meta = dict(data.meta)
         from .pairs import load_pairs
 
@@ -169,9 +169,10 @@ def run_stage(ctx: Context, stage: str) -> None:
         print(f"export: {ctx.out}", file=sys.stderr)
 
 
-def collect_metrics(work: Path) -> dict:
+def collect_metrics(work: Path, cfg: PipelineConfig) -> dict:
     metrics = {}
-    for stage in ("vq", "teacher", "pairs", "classifier", "student", "refine"):
+    stages = ["vq", "teacher", "pairs", "classifier", "student"] + (["refine"] if cfg.refine.steps > 0 else [])
+    for stage in stages:
         path = work / stage / "metrics.json"
         if path.exists():
             metrics[stage] = json.loads(path.read_text())
@@ -238,7 +239,7 @@ def run_eval(
     from .evaluate import add_eval_to_pack, evaluate
     from .export import chosen_split_t, verify_pack_files
     from .pairs import load_pairs
-    from .student import load_student
+    from .student import final_student_stage, load_student
     from .teacher import load_teacher
     from .vq import load_vq
 
@@ -255,8 +256,8 @@ def run_eval(
     vq = load_vq(cfg, work)
     book = vq.normalized_codebook().detach()
     teacher = load_teacher(work, cfg)
-    student = load_student(work, teacher, book)
-    metrics = collect_metrics(work)
+    student = load_student(work, teacher, book, final_student_stage(cfg))
+    metrics = collect_metrics(work, cfg)
     split_t = chosen_split_t(cfg, metrics)
     if "classifier" not in metrics:
         raise PipelineError(f"the classifier stage has not run for {work} (run `build {pack}` first)")
@@ -279,7 +280,7 @@ def second_step_report(pack: str, config: Path | None, work: Path | None, out_js
     """The second-step ceiling analysis (refine.second_step_ceiling) for the final student of a built work folder."""
     from .pairs import load_pairs
     from .refine import second_step_ceiling
-    from .student import load_student
+    from .student import final_student_stage, load_student
     from .teacher import load_teacher
     from .vq import load_vq
 
@@ -289,7 +290,7 @@ def second_step_report(pack: str, config: Path | None, work: Path | None, out_js
     vq = load_vq(cfg, work)
     book = vq.normalized_codebook().detach()
     teacher = load_teacher(work, cfg)
-    results = second_step_ceiling(cfg, load_student(work, teacher, book), teacher, book, load_pairs(work), ctx.judge(vq))
+    results = second_step_ceiling(cfg, load_student(work, teacher, book, final_student_stage(cfg)), teacher, book, load_pairs(work), ctx.judge(vq))
     if out_json is not None:
         save_json(out_json, results)
     print(json.dumps(results, indent=2))

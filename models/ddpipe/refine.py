@@ -64,7 +64,7 @@ def refine_student(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, pa
     ckpt_path = stage / "checkpoint.pt"
     log = MetricsLog(stage / "metrics.jsonl")
     device = training_device()
-    model = load_student(work, teacher, book, stage="student").to(device)  # built on the CPU from the teacher's layout
+    model = load_student(work, teacher, book, "student").to(device)  # built on the CPU from the teacher's layout
     teacher = teacher.to(device).eval()
     book = book.to(device)
     targets = self_prefix_targets(cfg, model.eval(), teacher, book, pairs, stage / "targets.npz")

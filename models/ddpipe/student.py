@@ -300,10 +300,13 @@ def run_steps(
     return ids, latents
 
 
-def load_student(work: Path, teacher: Teacher, book: torch.Tensor, stage: str | None = None) -> Student:
-    """The final student: the refine stage's weights when that stage ran, else the student stage's (or `stage`'s)."""
-    if stage is None:
-        stage = "refine" if (work / "refine" / "final.pt").exists() else "student"
+def final_student_stage(cfg: PipelineConfig) -> str:
+    """Which stage's weights are the pack's student: the config decides, not whichever files happen to exist."""
+    return "refine" if cfg.refine.steps > 0 else "student"
+
+
+def load_student(work: Path, teacher: Teacher, book: torch.Tensor, stage: str) -> Student:
+    """A student's weights from work/<stage>/final.pt ('student', or 'refine' for the refined one)."""
     path = work / stage / "final.pt"
     if not path.exists():
         raise PipelineError(f"the student is not trained yet: {path} is missing (run the '{stage}' stage)")

@@ -151,7 +151,7 @@ def test_t2_ablation_trains_one_variant_per_value(smoke_build, tmp_path):
 
 def test_eval_without_the_classifier_stage_says_so(smoke_build, tmp_path):
     smoke_work, pack = smoke_build
-    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "student"])
+    work = copy_work(smoke_work, tmp_path, ["dataset.npz", "vq", "tokens.npz", "teacher", "pairs", "student", "refine"])
     setup_torch()
     with pytest.raises(PipelineError, match="classifier"):
         run_eval("smoke", None, pack, work, tmp_path / "grids", 8)
