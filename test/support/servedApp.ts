@@ -14,9 +14,10 @@ export interface ServedApp {
   stop(): Promise<void>
 }
 
-export async function startServedApp(): Promise<ServedApp> {
+/** Starts serve mode on a fresh data folder, or on `dataDir` (another app's, to see what it kept). */
+export async function startServedApp(options: { dataDir?: string } = {}): Promise<ServedApp> {
   requireBuild()
-  const dataDir = tempDir('served')
+  const dataDir = options.dataDir ?? tempDir('served')
   const child = spawn(process.execPath, [BUILT_SERVE, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,8 +1,12 @@
 import { useState } from 'react'
 import { AboutDialog } from '../components/AboutDialog.tsx'
+import { DropDialog } from '../components/gallery/DropDialog.tsx'
+import { DropOverlay } from '../components/gallery/DropOverlay.tsx'
+import { GalleryPane } from '../components/gallery/GalleryPane.tsx'
+import { useImageDrop } from '../components/gallery/useImageDrop.ts'
 import { GeneratePanel } from '../components/generate/GeneratePanel.tsx'
 import { ResultCanvas } from '../components/generate/ResultCanvas.tsx'
-import { GalleryPane, HostBanner } from '../components/Panels.tsx'
+import { HostBanner } from '../components/Panels.tsx'
 import { SettingsDialog } from '../components/SettingsDialog.tsx'
 import { ShortcutSheet, useShortcutSheetKey } from '../components/ShortcutSheet.tsx'
 import { StatusBar } from '../components/StatusBar.tsx'
@@ -22,6 +26,7 @@ export function App() {
   const close = () => setDialog(null)
   const theme = state.settings?.theme ?? 'dark'
   useShortcutSheetKey(() => setDialog('shortcuts'))
+  const drop = useImageDrop()
 
   return (
     <div className="flex h-full flex-col bg-white font-sans text-zinc-900 dark:bg-zinc-950 dark:text-zinc-100">
@@ -46,7 +51,12 @@ export function App() {
       <main className="flex min-h-0 flex-1">
         <GeneratePanel host={state.host} generation={generation} defaultMode={state.settings?.defaultMode} />
         <ResultCanvas generation={generation} />
-        <GalleryPane settings={state.settings} />
+        <GalleryPane
+          settings={state.settings}
+          packs={generation.packs}
+          lastResult={generation.result}
+          onUseSettings={generation.loadSettings}
+        />
       </main>
       <StatusBar
         host={state.host}
@@ -65,6 +75,13 @@ export function App() {
         onSave={state.updateSettings}
       />
       <ShortcutSheet open={dialog === 'shortcuts'} onClose={close} />
+      <DropDialog
+        dropped={drop.dropped}
+        onClose={drop.close}
+        packs={generation.packs}
+        onUseSettings={generation.loadSettings}
+      />
+      <DropOverlay visible={drop.dragging} />
     </div>
   )
 }

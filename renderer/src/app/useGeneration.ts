@@ -7,6 +7,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import type { InputOf } from '../../../common/contract.ts'
 import type {
   GeneratedImage,
+  GenerateRequest,
   GenerationMode,
   GenerationResult,
   PackSummary,
@@ -35,6 +36,14 @@ export interface Draft {
   className: string
 }
 
+/** Settings to put into the Generate form (from an image in the gallery, or a dropped PNG). */
+export interface SettingsToLoad {
+  /** What to set; what it leaves out stays as it is in the form. */
+  request: Partial<GenerateRequest>
+  /** Where they come from, for the note the form shows: "noto / Animals, seed 42". */
+  from: string
+}
+
 export interface Generation {
   packs: PackSummary[] | null
   packsError: string | null
@@ -54,6 +63,9 @@ export interface Generation {
   promote(result: GenerationResult, image: GeneratedImage, mode: SingleMode): Promise<void>
   cancel(): Promise<void>
   dismissJobError(): void
+  /** The last settings handed to the form; a new object each time, so loading the same twice applies twice. */
+  settingsToLoad: SettingsToLoad | null
+  loadSettings(request: Partial<GenerateRequest>, from: string): void
 }
 
 export function useGeneration(): Generation {
@@ -64,6 +76,7 @@ export function useGeneration(): Generation {
   const [draft, setDraft] = useState<Draft | null>(null)
   const [jobError, setJobError] = useState<AppErrorShape | null>(null)
   const [inputError, setInputError] = useState<string | null>(null)
+  const [settingsToLoad, setSettingsToLoad] = useState<SettingsToLoad | null>(null)
 
   // The current job, readable from event listeners without re-subscribing.
   const jobRef = useRef<ActiveJob | null>(null)
@@ -194,6 +207,10 @@ export function useGeneration(): Generation {
   )
 
   const dismissJobError = useCallback(() => setJobError(null), [])
+  const loadSettings = useCallback((request: Partial<GenerateRequest>, from: string) => {
+    setInputError(null)
+    setSettingsToLoad({ request, from })
+  }, [])
 
   return {
     packs,
@@ -207,5 +224,7 @@ export function useGeneration(): Generation {
     promote,
     cancel,
     dismissJobError,
+    settingsToLoad,
+    loadSettings,
   }
 }

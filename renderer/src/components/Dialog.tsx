@@ -15,10 +15,24 @@ interface Props {
   /** Tailwind width, e.g. 'w-[min(720px,92vw)]'. */
   width?: string
   testId?: string
+  /**
+   * Give the focus back to what had it before (default). Off where onClose places the focus itself (the
+   * lightbox: on the grid cell of the image it showed last, not the one it was opened from).
+   */
+  restoreFocus?: boolean
   children: ReactNode
 }
 
-export function Dialog({ open, onClose, labelledBy, describedBy, width, testId, children }: Props) {
+export function Dialog({
+  open,
+  onClose,
+  labelledBy,
+  describedBy,
+  width,
+  testId,
+  restoreFocus = true,
+  children,
+}: Props) {
   const ref = useRef<HTMLDialogElement>(null)
   const opener = useRef<Element | null>(null)
 
@@ -35,7 +49,7 @@ export function Dialog({ open, onClose, labelledBy, describedBy, width, testId, 
   function closed() {
     const back = opener.current
     opener.current = null
-    if (back instanceof HTMLElement && back.isConnected) back.focus()
+    if (restoreFocus && back instanceof HTMLElement && back.isConnected) back.focus()
     onClose()
   }
 

@@ -1,29 +1,12 @@
 /**
- * The shell's side areas and the host banner. The Generate panel and the result view live in ./generate/.
+ * The panels' shared look and the host banner. The Generate panel and the result view live in ./generate/,
+ * the gallery in ./gallery/.
  */
-import type { HostStatus, Settings } from '../../../common/types.ts'
+import type { HostStatus } from '../../../common/types.ts'
 
 export const panel = 'flex min-h-0 flex-col border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900'
 export const heading =
   'px-4 pt-4 pb-2 text-sm font-semibold uppercase tracking-wide text-zinc-500 dark:text-zinc-400'
-
-export function GalleryPane({ settings }: { settings: Settings | null }) {
-  return (
-    <section aria-labelledby="gallery-title" className={`${panel} w-72 shrink-0 border-l`}>
-      <h2 id="gallery-title" className={heading}>
-        Gallery
-      </h2>
-      <div className="px-4 pb-4 text-sm text-zinc-600 dark:text-zinc-400">
-        <p>No images yet.</p>
-        {settings && (
-          <p className="mt-2 break-all text-xs text-zinc-500" title="Gallery folder">
-            Folder: {settings.galleryDir}
-          </p>
-        )}
-      </div>
-    </section>
-  )
-}
 
 export function HostBanner({ host, onRestart }: { host: HostStatus | null; onRestart(): void }) {
   if (!host || (host.state !== 'restarting' && host.state !== 'failed')) return null

@@ -11,6 +11,16 @@ export const SHORTCUTS: readonly { keys: string[]; action: string }[] = [
   { keys: ['Enter'], action: 'In the class search: go to the class list' },
   { keys: ['Tab', 'Shift+Tab'], action: 'Move between controls' },
   { keys: ['↑', '↓'], action: 'Choose among Steps options and in lists' },
+  { keys: ['←', '→', '↑', '↓'], action: 'In the gallery: move the selection' },
+  {
+    keys: ['Home', 'End', 'Page Up', 'Page Down'],
+    action: 'In the gallery: jump to the first, last or next screen',
+  },
+  { keys: ['Enter'], action: 'In the gallery: open the selected image large' },
+  { keys: ['←', '→'], action: 'In the open image: previous or next image' },
+  { keys: ['F'], action: 'In the gallery or the open image: mark or unmark as favorite' },
+  { keys: ['0–5'], action: 'In the gallery or the open image: rate (0 clears the rating)' },
+  { keys: ['Delete', 'Backspace'], action: 'In the gallery or the open image: delete (Undo brings it back)' },
 ]
 
 export function ShortcutSheet({ open, onClose }: { open: boolean; onClose(): void }) {

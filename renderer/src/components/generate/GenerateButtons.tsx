@@ -25,7 +25,7 @@ export function GenerateButtons({ onGenerate, canGenerate, describedBy, job, onC
         title={`Generate (${SHORTCUT})`}
         className="flex-1 rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500 disabled:cursor-not-allowed disabled:opacity-40 disabled:hover:bg-indigo-600"
       >
-        Generate <span className="ml-1 text-xs font-normal opacity-70">{SHORTCUT}</span>
+        Generate <span className="ml-1 text-xs font-normal">{SHORTCUT}</span>
       </button>
       {job && (
         <button

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'react'
 import type { GenerationMode, SingleMode } from '../../../../common/generation.ts'
 import type { HostStatus } from '../../../../common/types.ts'
-import type { Generation } from '../../app/useGeneration.ts'
+import type { Generation, SettingsToLoad } from '../../app/useGeneration.ts'
 import { useSpeeds } from '../../app/useSpeeds.ts'
 import { heading, panel } from '../Panels.tsx'
 import { AdvancedSettings } from './AdvancedSettings.tsx'
@@ -21,6 +21,7 @@ import {
   checkForm,
   type FieldName,
   fieldOfServerMessage,
+  formPatchOf,
   randomSeed,
   stepsPerRun,
   usedFields,
@@ -31,7 +32,8 @@ import { ModePicker } from './ModePicker.tsx'
 import { singleModesOf, UI_COMPARE_MODES } from './modes.ts'
 import { PackField } from './PackField.tsx'
 import { SeedField } from './SeedField.tsx'
-import { useGenerateShortcuts } from './shortcut.ts'
+import { SHORTCUT, useGenerateShortcuts } from './shortcut.ts'
+import { infoBox, noticeBox } from './ui.ts'
 
 interface Props {
   host: HostStatus | null
@@ -77,6 +79,28 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
     setAdvanced({ packId: pack?.id ?? null, values: { ...adv, [name]: value } })
   const [advancedOpen, setAdvancedOpen] = useState(false)
 
+  // Settings handed over by the gallery or a dropped PNG are applied once, while rendering (React's way of
+  // adjusting state to a new prop), so the form never shows a half-applied mix.
+  const [applied, setApplied] = useState<SettingsToLoad | null>(null)
+  const [loadNote, setLoadNote] = useState<{ from: string; problems: string[] } | null>(null)
+  const toLoad = generation.settingsToLoad
+  if (toLoad !== applied) {
+    setApplied(toLoad)
+    if (toLoad) {
+      const target = readyPacks.find((p) => p.id === toLoad.request.packId) ?? pack
+      const base = target?.id === pack?.id ? adv : advancedDefaults(target)
+      const patch = formPatchOf(toLoad.request, target, base)
+      if (patch.packId) setChosenPack(patch.packId)
+      if (patch.classIndex !== null) setChosenClass(patch.classIndex)
+      if (patch.mode) setMode(patch.mode)
+      if (patch.compareModes) setCompareModes(patch.compareModes)
+      if (patch.seed !== null) setSeed(patch.seed)
+      setAdvanced({ packId: target?.id ?? null, values: patch.advanced })
+      if (patch.mode === 'custom') setAdvancedOpen(true)
+      setLoadNote({ from: toLoad.from, problems: patch.problems })
+    }
+  }
+
   const checked = checkForm({ ...adv, mode, compareModes, classIndex, seed, n }, pack)
   const used = usedFields(mode, compareModes)
   const blocking = (Object.keys(checked.errors) as FieldName[]).filter((f) => used.has(f))
@@ -93,6 +117,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
   function submit() {
     if (!checked.request || generation.job) return
     void generation.generate(checked.request)
+    setLoadNote(null)
     if (!seedLocked) setSeed(String(randomSeed()))
   }
   useGenerateShortcuts({ generate: submit, cancel: () => void generation.cancel() })
@@ -171,6 +196,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
         </div>
 
         <div className="flex flex-col gap-2 border-t border-zinc-200 px-4 py-3 text-sm dark:border-zinc-800">
+          {loadNote && <LoadedNote note={loadNote} onDismiss={() => setLoadNote(null)} />}
           <JobStatus
             host={host}
             job={job}
@@ -189,5 +215,33 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
         </div>
       </form>
     </section>
+  )
+}
+
+/** Says whose settings the form now holds, and what of them could not be used. */
+function LoadedNote({ note, onDismiss }: { note: { from: string; problems: string[] }; onDismiss(): void }) {
+  return (
+    <div role="status" data-testid="settings-loaded" className={note.problems.length ? noticeBox : infoBox}>
+      <p className="flex items-start justify-between gap-2">
+        <span>
+          Settings of <span className="font-medium">{note.from}</span> loaded. {SHORTCUT} generates.
+        </span>
+        <button
+          type="button"
+          onClick={onDismiss}
+          aria-label="Dismiss the note"
+          className="rounded px-1 text-xs hover:bg-black/10 focus-visible:outline-2 focus-visible:outline-indigo-500"
+        >
+          ✕
+        </button>
+      </p>
+      {note.problems.length > 0 && (
+        <ul className="mt-1 list-disc pl-4 text-xs">
+          {note.problems.map((p) => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
+    </div>
   )
 }

@@ -58,7 +58,7 @@ export function ModePicker({ mode, onChange, steps, speeds, compareModes }: Prop
                 <span id={`${id}-label`} className="block font-medium leading-tight">
                   {m.label}
                 </span>
-                <span className="block text-[11px] leading-tight text-zinc-500 dark:text-zinc-400">
+                <span className="block text-[11px] leading-tight text-zinc-600 dark:text-zinc-400">
                   {m.short}
                 </span>
                 <span
@@ -66,7 +66,7 @@ export function ModePicker({ mode, onChange, steps, speeds, compareModes }: Prop
                   data-testid="mode-speed"
                   data-mode={m.mode}
                   data-measured={ms !== null}
-                  className={`block text-[11px] leading-tight ${ms === null ? 'text-zinc-400 italic dark:text-zinc-500' : 'font-mono text-zinc-700 dark:text-zinc-300'}`}
+                  className={`block text-[11px] leading-tight ${ms === null ? 'text-zinc-600 italic dark:text-zinc-400' : 'font-mono text-zinc-700 dark:text-zinc-300'}`}
                 >
                   {speedText(ms)}
                   {ms !== null && <span className="sr-only"> per image on this machine</span>}

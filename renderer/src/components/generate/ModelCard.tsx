@@ -99,7 +99,7 @@ function SpeedTable({ speeds }: { speeds: ModeSpeed[] | null }) {
                 className={
                   speed
                     ? 'font-mono text-zinc-800 dark:text-zinc-200'
-                    : 'text-zinc-400 italic dark:text-zinc-500'
+                    : 'text-zinc-500 italic dark:text-zinc-400'
                 }
               >
                 {speedText(speed?.msPerImage ?? null)}

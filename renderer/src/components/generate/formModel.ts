@@ -4,6 +4,7 @@
  * (top-k's upper bound) is left to the server, whose invalid_input message is shown next to the form.
  */
 import {
+  type GenerateRequest,
   type GenerationMode,
   MAX_SEED,
   type PackSummary,
@@ -209,4 +210,76 @@ export function fieldOfServerMessage(message: string, mode: GenerationMode): Fie
       return field === 'tList' && mode === '2step' ? 't2' : field
   }
   return null
+}
+
+/** Settings from elsewhere (an image in the gallery, a dropped PNG) as changes to the form. */
+export interface FormPatch {
+  /** The pack to switch to; null keeps the current one. */
+  packId: string | null
+  classIndex: number | null
+  mode: GenerationMode | null
+  compareModes: SingleMode[] | null
+  seed: string | null
+  /** The advanced values to use: `base` with whatever the request sets. */
+  advanced: AdvancedValues
+  /** What could not be applied, in words for the user. */
+  problems: string[]
+}
+
+/** A class named by index, or by name: the exact name (any case), else the one class whose name contains it. */
+export function classIndexOf(value: number | string, pack: PackSummary): number | null {
+  if (typeof value === 'number') return pack.classes.some((c) => c.index === value) ? value : null
+  const wanted = value.trim().toLowerCase()
+  const exact = pack.classes.find((c) => c.name.toLowerCase() === wanted)
+  if (exact) return exact.index
+  const partial = pack.classes.filter((c) => c.name.toLowerCase().includes(wanted))
+  return partial.length === 1 ? (partial[0] as { index: number }).index : null
+}
+
+/**
+ * Turns a (maybe partial) request into form changes for `pack` (the request's pack when it is installed):
+ * every setting the request has is applied, the rest stays as it is. `base` is the advanced values the form
+ * has for that pack.
+ */
+export function formPatchOf(
+  request: Partial<GenerateRequest>,
+  pack: PackSummary | null,
+  base: AdvancedValues,
+): FormPatch {
+  const problems: string[] = []
+  const advanced = { ...base }
+  let packId: string | null = null
+  if (request.packId !== undefined) {
+    if (pack?.id === request.packId) packId = pack.id
+    else problems.push(`The pack “${request.packId}” is not installed here; the current pack is kept.`)
+  }
+  let classIndex: number | null = null
+  if (request.class !== undefined && pack) {
+    classIndex = classIndexOf(request.class, pack)
+    if (classIndex === null)
+      problems.push(`The class “${request.class}” is not one of ${pack.name ?? pack.id}’s classes.`)
+  }
+  const mode = request.mode ?? null
+  const { tList, hybrid, teacher } = request
+  if (tList && mode === '2step') {
+    if (tList.length === 2 && tList[0] === 0) advanced.t2 = String(tList[1])
+    else problems.push(`The step list ${tList.join(', ')} is not a 2-step list (0, t2).`)
+  } else if (tList && (mode === 'custom' || mode === 'compare')) {
+    advanced.tList = tList.join(', ')
+  }
+  if (hybrid?.start !== undefined) advanced.hybridStart = String(hybrid.start)
+  if (hybrid?.end !== undefined) advanced.hybridEnd = String(hybrid.end)
+  if (teacher?.temperature !== undefined) advanced.temperature = String(teacher.temperature)
+  if (teacher?.topK !== undefined) advanced.topK = String(teacher.topK)
+  if (teacher?.topP !== undefined) advanced.topP = String(teacher.topP)
+  if (teacher?.cfgScale !== undefined) advanced.cfgScale = String(teacher.cfgScale)
+  return {
+    packId,
+    classIndex,
+    mode,
+    compareModes: request.compareModes ? [...request.compareModes] : null,
+    seed: request.seed !== undefined ? String(request.seed) : null,
+    advanced,
+    problems,
+  }
 }

@@ -47,3 +47,7 @@ export function formatEta(ms: number | null): string {
   if (s < 60) return `about ${s} s left`
   return `about ${Math.floor(s / 60)} min ${s % 60} s left`
 }
+
+export const infoBox =
+  'rounded-lg border border-indigo-300 bg-indigo-50 p-2 text-sm text-indigo-900 ' +
+  'dark:border-indigo-800 dark:bg-indigo-950/60 dark:text-indigo-100'
