@@ -27,7 +27,7 @@ import {
   type PackSummary,
   SINGLE_MODES,
 } from './generation.ts'
-import type { HostStatus, JobProgress, LogEntry, Settings, SystemInfo } from './types.ts'
+import type { HostStatus, JobProgress, LogEntry, Settings, ShellCapabilities, SystemInfo } from './types.ts'
 import { EXECUTION_PROVIDERS } from './types.ts'
 
 export interface InvokeEntry<I extends z.ZodType, R> {
@@ -93,6 +93,12 @@ export const contract = {
       refresh: z.boolean().optional(),
     }),
     example: { refresh: false },
+  }),
+  'system.capabilities': invoke<ShellCapabilities>()({
+    summary:
+      "What this shell can do beyond the common app (the desktop app's gallery actions); needs no host.",
+    input: z.strictObject({}),
+    example: {},
   }),
   'host.status': invoke<HostStatus>()({
     summary: 'State of the inference host process.',
@@ -184,6 +190,17 @@ export const contract = {
     summary: 'Recreate the index from the PNG files in the gallery folder.',
     input: z.strictObject({}),
     example: {},
+  }),
+  'gallery.reveal': invoke<null>()({
+    summary: "Show the image's file selected in the system's file manager (desktop app only).",
+    input: z.strictObject({ id: galleryIdSchema }),
+    example: { id: '2026-11-26/101500-emoji32-1step-42.png' },
+  }),
+  'gallery.startDrag': invoke<null>()({
+    summary:
+      "Drag the image's file out to other apps from the calling window, on dragstart (desktop app only).",
+    input: z.strictObject({ id: galleryIdSchema }),
+    example: { id: '2026-11-26/101500-emoji32-1step-42.png' },
   }),
   'host.onState': event<HostStatus>('The inference host started, crashed, restarted or gave up.'),
   'app.onLog': event<LogEntry>('A log line from main or the inference host.'),

@@ -163,6 +163,8 @@ export interface PackSummary {
   status: 'ready' | 'broken'
   /** Why a broken pack cannot be used, one line per problem (naming the file or field). */
   problems: string[]
+  /** What a ready pack lacks and why (an examples sheet that does not match its manifest entry). */
+  warnings: string[]
   dir: string
   name: string | null
   version: string | null
@@ -179,7 +181,21 @@ export interface PackSummary {
     hybrid: { start: number; end: number }
     teacher: TeacherParams
   } | null
+  /** Real training images per class, for the class picker; null when the pack has none (or none usable). */
+  examples: PackExamplesInfo | null
   isDefault: boolean
+}
+
+/**
+ * Where a pack's example images are: one sprite sheet with a row per class (the row is the class index) and
+ * `perClass` cells of `cell` [width, height] pixels in each row. Main serves it by pack id (serve mode:
+ * /pack-examples/<id>; the desktop app: dd-gallery://pack-examples/<id>); `version` changes with the sheet.
+ */
+export interface PackExamplesInfo {
+  perClass: number
+  cell: [number, number]
+  rows: number
+  version: string
 }
 
 /** This machine's measured speed of one mode on one pack (what the Steps options show). */

@@ -33,6 +33,18 @@ export interface SystemInfo {
   probedAt: string
 }
 
+/**
+ * What the shell the app runs in can do beyond the common app: the desktop app can show a file in the system's
+ * file manager and drag a file out to other apps; a browser (serve mode) cannot. The UI offers an action only
+ * where it works.
+ */
+export interface ShellCapabilities {
+  /** gallery.reveal works. */
+  revealInFolder: boolean
+  /** gallery.startDrag works. */
+  dragOut: boolean
+}
+
 export type HostStateName = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped'
 
 export interface HostStatus {

@@ -3,8 +3,10 @@
  * handlers for every contract method and the event bus. Electron-free, so tests build the same app.
  */
 import path from 'node:path'
-import type { Settings, SystemInfo } from '../../common/types.ts'
-import type { TrashStrategy } from '../gallery/trash.ts'
+import { AppError } from '../../common/result.ts'
+import type { Settings, ShellCapabilities, SystemInfo } from '../../common/types.ts'
+import { urlPathOfId } from '../gallery/galleryFiles.ts'
+import { SystemTrash, type TrashStrategy } from '../gallery/trash.ts'
 import type { HostLauncher } from '../host/protocol.ts'
 import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
 import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
@@ -15,6 +17,7 @@ import { PackService } from '../services/packService.ts'
 import { SettingsService } from '../services/settingsService.ts'
 import { SpeedService } from '../services/speedService.ts'
 import { APP_NAME, APP_VERSION, BUILT_IN_PACKS_DIR } from './appMeta.ts'
+import type { DesktopShell } from './desktop.ts'
 
 export interface AppOptions {
   shell: 'electron' | 'serve' | 'cli'
@@ -30,8 +33,16 @@ export interface AppOptions {
   watchPacks?: boolean
   /** Save finished jobs' images to the gallery (default: yes, except the CLI, which writes them to --out). */
   saveToGallery?: boolean
+  /**
+   * What only the desktop shell can do (reveal a file, drag it out, the system trash); absent in serve mode
+   * and the CLI, where the methods that need it answer 'unavailable'.
+   */
+  desktop?: DesktopShell
   gallery?: {
-    /** Where deleted images go (default: the trash folder inside the gallery). */
+    /**
+     * Where deleted images go (default: the trash folder inside the gallery; with `desktop`, that folder
+     * while the undo lasts and the system's trash after).
+     */
     trash?: TrashStrategy
     /** How often listing also looks for files added or removed outside the app (ms; 0: every listing). */
     rescanIntervalMs?: number
@@ -52,6 +63,7 @@ export interface App {
 
 export async function createApp(options: AppOptions): Promise<App> {
   const events = new EventBus()
+  const desktop = options.desktop
   const log = (level: 'debug' | 'info' | 'warn' | 'error', source: 'main' | 'host', message: string) =>
     events.emit('app.onLog', { level, source, message, at: new Date().toISOString() })
 
@@ -90,7 +102,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     galleryDir: () => settings.get().galleryDir,
     log: (level, message) => log(level, 'main', message),
     onChange: (change) => events.emit('gallery.onChange', change),
-    trash: options.gallery?.trash,
+    trash:
+      options.gallery?.trash ??
+      (desktop
+        ? new SystemTrash({
+            trashItem: (file) => desktop.trashItem(file),
+            warn: (m) => log('warn', 'main', m),
+          })
+        : undefined),
     rescanIntervalMs: options.gallery?.rescanIntervalMs,
   })
   const saveToGallery = options.saveToGallery ?? options.shell !== 'cli'
@@ -106,6 +125,22 @@ export async function createApp(options: AppOptions): Promise<App> {
         .record(result)
         .catch((err: unknown) => log('warn', 'main', `could not save the measured speeds: ${String(err)}`)),
   })
+
+  /** The desktop shell, or an 'unavailable' error that says what the action is and where it works. */
+  const desktopFor = (method: string, action: string): DesktopShell => {
+    if (desktop) return desktop
+    const here = { serve: 'in a browser (serve mode)', cli: 'from the command line', electron: 'here' }[
+      options.shell
+    ]
+    throw new AppError(
+      'unavailable',
+      `${method}: ${action} is a desktop-app action; it is not available ${here}`,
+    )
+  }
+  const capabilities: ShellCapabilities = {
+    revealInFolder: desktop !== undefined,
+    dragOut: desktop !== undefined,
+  }
 
   const handlers: Handlers = {
     'system.info': async ({ refresh }): Promise<SystemInfo> => {
@@ -124,6 +159,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         ...probe,
       }
     },
+    'system.capabilities': () => capabilities,
     'host.status': () => host.status(),
     'host.restart': () => host.restart(),
     'settings.get': () => settings.get(),
@@ -144,6 +180,25 @@ export async function createApp(options: AppOptions): Promise<App> {
     'gallery.delete': ({ ids }) => gallery.delete(ids),
     'gallery.undoDelete': ({ undoToken }) => gallery.undoDelete(undoToken),
     'gallery.rebuild': () => gallery.rebuild(),
+    'gallery.reveal': async ({ id }) => {
+      const shell = desktopFor('gallery.reveal', 'showing an image in its folder')
+      await shell.revealFile(await gallery.file(id))
+      return null
+    },
+    'gallery.startDrag': async ({ id }, ctx) => {
+      const shell = desktopFor('gallery.startDrag', 'dragging an image out to other apps')
+      if (!ctx.sender) {
+        throw new AppError(
+          'unavailable',
+          'gallery.startDrag: only a call from an app window can start a drag',
+        )
+      }
+      const file = await gallery.file(id)
+      // The cached thumbnail goes under the pointer; the image itself where none can be made.
+      const thumb = await gallery.thumbnail(urlPathOfId(id))
+      await shell.startDrag(ctx.sender, file, thumb.ok ? thumb.file : file)
+      return null
+    },
   }
 
   const dispatch = createDispatcher(handlers, (name, err) =>

@@ -1,12 +1,15 @@
 /**
  * The only place that touches ipcMain. Every contract method is registered here through one path:
- * sender check -> dispatch (schema validation, plain service, result envelope). Events go out the same way.
+ * sender check -> dispatch (schema validation, plain service, result envelope). Each call carries an opaque
+ * handle of the window that made it, which only the desktop shell reads back (to start a drag from that
+ * window). Events go out the same way.
  */
 import type { BrowserWindow, IpcMain, IpcMainInvokeEvent, WebFrameMain } from 'electron'
 import { channelOf, invokeNames } from '../../common/contract.ts'
 import { fail } from '../../common/result.ts'
 import type { Dispatch } from '../ipc/dispatcher.ts'
 import type { EventBus } from '../ipc/eventBus.ts'
+import { senderHandle } from './sender.ts'
 
 export function registerContract(
   ipcMain: IpcMain,
@@ -18,7 +21,7 @@ export function registerContract(
       if (!isTrustedFrame(event.senderFrame)) {
         return fail('forbidden', `${name}: refused a call from a frame that is not the app's own page`)
       }
-      return dispatch(name, input, { transport: 'electron' })
+      return dispatch(name, input, { transport: 'electron', sender: senderHandle(event.sender) })
     })
   }
 }

@@ -220,6 +220,11 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** An id as the image routes take it: each segment percent-encoded, the separators kept. */
+export function urlPathOfId(id: string): string {
+  return id.split('/').map(encodeURIComponent).join('/')
+}
+
 /**
  * An image of the gallery for the image routes: confined to the folder (see security/confinedPath.ts), and
  * never anything with a dot segment, so the app's .dd-studio data (index, thumbnails, trash, marks) and

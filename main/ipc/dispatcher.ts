@@ -13,8 +13,18 @@ import {
 } from '../../common/contract.ts'
 import { AppError, fail, ok, type Result } from '../../common/result.ts'
 
+declare const senderBrand: unique symbol
+
+/**
+ * The window a call came from, as only the shell that made the handle can use it (Electron: the sender's
+ * webContents, for webContents.startDrag). Opaque to everything else, which can only pass it back to the shell.
+ */
+export type SenderHandle = { readonly [senderBrand]: 'SenderHandle' }
+
 export interface CallContext {
   transport: 'electron' | 'http' | 'cli' | 'memory'
+  /** Set by the Electron adapter only: HTTP and the CLI have no window to act on. */
+  sender?: SenderHandle
 }
 
 export type Handlers = {

@@ -1,8 +1,8 @@
 /**
  * Serve mode: the contract over loopback HTTP (JSON for calls, Server-Sent Events for events; answers and events
- * in the wire format of common/wire.ts, where bytes travel as base64) plus the built
- * renderer and the gallery images. Every request needs the per-launch token: as `Authorization: Bearer`, as
- * the cookie set when the printed URL is opened, or as `?token=` (which is swapped for the cookie at once).
+ * in the wire format of common/wire.ts, where bytes travel as base64) plus the built renderer, the gallery
+ * images and the packs' example sheets. Every request needs the per-launch token: as `Authorization: Bearer`,
+ * as the cookie set when the printed URL is opened, or as `?token=` (which is swapped for the cookie at once).
  */
 import { createReadStream } from 'node:fs'
 import http from 'node:http'
@@ -29,6 +29,11 @@ export interface ServeOptions {
    * images, made and cached on first request. Without it the route answers 404.
    */
   galleryThumb?: (urlPath: string) => Promise<Confined>
+  /**
+   * A pack's example sheet (PackService.examplesSheet), for /pack-examples/<pack id>: the one file that pack's
+   * manifest names, inside its folder. Without it the route answers 404.
+   */
+  packExamples?: (urlPath: string) => Promise<Confined>
   /** Bound to loopback: then the Host header must name loopback too (guards against DNS rebinding). */
   loopbackOnly: boolean
   maxBodyBytes?: number
@@ -112,6 +117,14 @@ export function createServeServer(options: ServeOptions): http.Server {
       return sendResolved(
         res,
         await options.galleryThumb(url.pathname.slice('/gallery-thumb/'.length)),
+        false,
+      )
+    }
+    if (url.pathname.startsWith('/pack-examples/')) {
+      if (!options.packExamples) return sendError(res, 'not_found', 'example images are not served here')
+      return sendResolved(
+        res,
+        await options.packExamples(url.pathname.slice('/pack-examples/'.length)),
         false,
       )
     }

@@ -49,6 +49,7 @@ ${hostStderr.text()}`)
     staticDir: path.join(here, '..', 'renderer'),
     galleryDir: () => app.settings.get().galleryDir,
     galleryThumb: (urlPath) => app.gallery.thumbnail(urlPath),
+    packExamples: (urlPath) => app.packs.examplesSheet(urlPath),
     loopbackOnly: loopback,
   })
 

@@ -18,7 +18,13 @@ import {
 } from '../../common/gallery.ts'
 import type { GenerationResult } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
-import { fileOfId, galleryPaths, resolveGalleryImage, syncFolders } from '../gallery/galleryFiles.ts'
+import {
+  fileOfId,
+  galleryPaths,
+  resolveGalleryImage,
+  syncFolders,
+  urlPathOfId,
+} from '../gallery/galleryFiles.ts'
 import { isDamage, type Mark } from '../gallery/galleryIndex.ts'
 import { type GalleryLog, GalleryStore, IndexWriteError, isEmptyChange } from '../gallery/galleryStore.ts'
 import { ensureThumbnail, type ThumbOutcome } from '../gallery/thumbnails.ts'
@@ -34,17 +40,21 @@ export interface GalleryServiceOptions {
   trash?: TrashStrategy
   /** How often listing also looks for files added or removed outside the app; 0: on every listing. */
   rescanIntervalMs?: number
-  /** The clock that names saved files (tests pin it). */
+  /** The clock that names saved files and times undo (tests pin it). */
   now?: () => Date
 }
 
 export const DEFAULT_RESCAN_INTERVAL_MS = 2000
 /** How many times a listing prunes rows whose files vanished and asks again, before it answers as is. */
 const MAX_PRUNE_ROUNDS = 3
+/** How often undo records are checked for expiry, where the trash gives undo a time limit. */
+const UNDO_CHECK_MS = 60_000
 
 interface UndoRecord {
   root: string
   entries: { id: string; mark: Mark | null }[]
+  /** When the delete happened (ms, from the service's clock). */
+  at: number
 }
 
 export class GalleryService {
@@ -57,9 +67,23 @@ export class GalleryService {
   private readonly undo = new Map<string, UndoRecord>()
   private readonly pendingThumbs = new Map<string, Promise<ThumbOutcome>>()
   private readonly trash: TrashStrategy
+  private readonly undoTimer: NodeJS.Timeout | null = null
 
   constructor(private readonly options: GalleryServiceOptions) {
     this.trash = options.trash ?? new FolderTrash()
+    const undoMs = this.trash.undoMs
+    if (undoMs !== undefined && this.trash.release) {
+      this.undoTimer = setInterval(
+        () => {
+          this.expireUndo().catch((err: unknown) =>
+            this.options.log('warn', `gallery: could not release expired deletes: ${(err as Error).message}`),
+          )
+        },
+        Math.min(undoMs, UNDO_CHECK_MS),
+      )
+      // Expiry must never keep the process alive: close releases whatever is left.
+      this.undoTimer.unref()
+    }
   }
 
   /** Opens the current folder's store now (scanning it), instead of on the first call. */
@@ -119,7 +143,7 @@ export class GalleryService {
         )
       }
       if (error) this.options.log('warn', `gallery delete stopped early: ${error}`)
-      this.undo.set(token, { root: store.paths.root, entries: moved })
+      this.undo.set(token, { root: store.paths.root, entries: moved, at: this.clock() })
       return { deleted: moved.map((m) => m.id), undoToken: token }
     })
   }
@@ -128,7 +152,14 @@ export class GalleryService {
     return this.exclusive(async () => {
       const record = this.undo.get(token)
       if (!record) {
-        throw new AppError('not_found', 'undoToken: unknown or already used (undo lasts until the app quits)')
+        throw new AppError('not_found', `undoToken: unknown or already used (${this.undoLasts()})`)
+      }
+      if (this.expired(record)) {
+        await this.release(token, record)
+        throw new AppError(
+          'not_found',
+          `undoToken: that delete can no longer be undone (${this.undoLasts()})`,
+        )
       }
       const store = await this.current()
       if (store.paths.root !== record.root) {
@@ -222,6 +253,21 @@ export class GalleryService {
   }
 
   /**
+   * The absolute path of an image's file, for the desktop actions that hand it to the system (reveal, drag
+   * out). Confined like the image routes: a link that leads out of the gallery folder, or into the app's own
+   * data, is refused, so the shell is never asked to act on anything else.
+   */
+  async file(id: string): Promise<string> {
+    const root = path.resolve(this.options.galleryDir())
+    const found = await resolveGalleryImage(root, urlPathOfId(checkId(id)), ['.png'])
+    if (found.ok) return found.file
+    if (found.status === 403) {
+      throw new AppError('forbidden', `id: '${id}' is not a file inside the gallery folder (${found.reason})`)
+    }
+    throw new AppError('not_found', `id: no image '${id}' in the gallery`)
+  }
+
+  /**
    * The thumbnail of an image for the image routes (`urlPath`: the id as it came in the URL), made and cached
    * on first request. Confined like the image route; an image the thumbnailer cannot read is served as it is.
    */
@@ -248,12 +294,58 @@ export class GalleryService {
     return found
   }
 
-  /** Waits for the call in progress (a job's save), then closes the index. */
+  /** Ends the undo of every delete whose time is up (the timer calls this; so can tests). */
+  expireUndo(): Promise<void> {
+    return this.exclusive(async () => {
+      for (const [token, record] of this.undo) {
+        if (this.expired(record)) await this.release(token, record)
+      }
+    })
+  }
+
+  /**
+   * Waits for the call in progress (a job's save), ends the undo of every delete (where the trash hands
+   * deleted files on, they go now), then closes the index.
+   */
   async close(): Promise<void> {
+    if (this.undoTimer) clearInterval(this.undoTimer)
     await this.exclusive(async () => {
+      if (this.trash.release) {
+        for (const [token, record] of this.undo) await this.release(token, record)
+      }
       this.closed = true
       this.drop()
     })
+  }
+
+  private clock(): number {
+    return this.options.now?.().getTime() ?? Date.now()
+  }
+
+  private expired(record: UndoRecord): boolean {
+    const undoMs = this.trash.undoMs
+    return undoMs !== undefined && this.clock() - record.at >= undoMs
+  }
+
+  private undoLasts(): string {
+    const undoMs = this.trash.undoMs
+    if (undoMs === undefined) return 'undo lasts until the app quits'
+    const minutes = Math.max(1, Math.round(undoMs / 60_000))
+    return `undo lasts ${minutes} minute${minutes === 1 ? '' : 's'}, or until the app quits`
+  }
+
+  /** The undo of one delete is over: the trash may hand its files on. A failure is logged, never thrown. */
+  private async release(token: string, record: UndoRecord): Promise<void> {
+    this.undo.delete(token)
+    try {
+      await this.trash.release?.(
+        record.root,
+        token,
+        record.entries.map((e) => e.id),
+      )
+    } catch (err) {
+      this.options.log('warn', `gallery: could not release deleted images: ${(err as Error).message}`)
+    }
   }
 
   private async current(): Promise<GalleryStore> {

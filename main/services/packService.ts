@@ -6,6 +6,7 @@ import type { PackLicense, PackSummary } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
 import type { PackManifest } from '../engine/packs/manifest.ts'
 import { type PackEntry, PackRegistry } from '../engine/packs/registry.ts'
+import { type Confined, resolveConfined } from '../security/confinedPath.ts'
 import type { PackSource } from './jobService.ts'
 
 /** The pack used when a request names none: the embedded default if present, else the first ready one. */
@@ -61,6 +62,20 @@ export class PackService implements PackSource {
     return { dir: entry.dir, manifest: entry.manifest, manifestSha256: entry.manifestSha256 }
   }
 
+  /**
+   * The example sheet of the ready pack that `urlPath` names by id (what /pack-examples/<id> and
+   * dd-gallery://pack-examples/<id> carry). Only ever the one file the pack's checked manifest names, resolved
+   * inside the pack's folder, so no path from a URL ever reaches the file system.
+   */
+  async examplesSheet(urlPath: string): Promise<Confined> {
+    const id = urlPath.replace(/^\/+/, '')
+    if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) return { ok: false, status: 404, reason: 'no such pack' }
+    const entry = this.registry.list().find((e) => e.id === id && e.status === 'ready')
+    if (!entry) return { ok: false, status: 404, reason: `no usable pack '${id}'` }
+    if (!entry.examples) return { ok: false, status: 404, reason: `pack '${id}' has no example images` }
+    return resolveConfined(entry.dir, entry.examples.file, ['.png'])
+  }
+
   close(): void {
     this.registry.close()
   }
@@ -81,6 +96,7 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
     source: entry.source,
     status: entry.status,
     problems: entry.problems,
+    warnings: entry.warnings,
     dir: entry.dir,
     name: m?.name ?? null,
     version: m?.version ?? null,
@@ -100,6 +116,16 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
           },
         }
       : null,
+    // Only a ready pack's sheet is served (a pack that loses a duplicate-id conflict keeps its manifest).
+    examples:
+      entry.status === 'ready' && entry.examples
+        ? {
+            perClass: entry.examples.perClass,
+            cell: entry.examples.cell,
+            rows: entry.examples.rows,
+            version: entry.examples.sha256.slice(0, 16),
+          }
+        : null,
     isDefault,
   }
 }

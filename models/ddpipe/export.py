@@ -6,6 +6,9 @@ Graphs return what the app needs, never full logits over every position:
   generator.onnx     noise, prefix_ids, t, split_t, class -> latents (assembled), ids
   decoder.onnx       latents -> RGB uint8 NHWC (scaling, rounding and clamping inside the graph)
   teacher_step.onnx  ids, class, pos, past_k, past_v -> logits of the next token, present_k, present_v
+
+Besides the graphs, examples.png holds a few real training images per class (one row per class) for the app's
+class picker.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from .vq import VQTokenizer
 
 FORMAT_VERSION = 1
 OPSET = 17
+EXAMPLES_FILE = "examples.png"
+EXAMPLES_PER_CLASS = 4
 
 
 class GeneratorGraph(nn.Module):
@@ -82,6 +87,30 @@ class TeacherStepGraph(nn.Module):
         h, present = t.backbone.forward_cached(emb[:, None], pos.reshape(1), past)
         logits = t.output(h[:, -1])
         return logits, torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
+
+
+def choose_examples(class_id: np.ndarray, train: np.ndarray, n_classes: int, seed: int, per_class: int = EXAMPLES_PER_CLASS) -> np.ndarray:
+    """Dataset indices of the images on the examples sheet, (n_classes, k), row = class: a seeded choice among each
+    class's training images (never held-out ones), sorted. k is `per_class`, or fewer when some class has fewer
+    training images, since the sheet has no padding; k = 0 means no sheet."""
+    counts = np.bincount(class_id[train], minlength=n_classes)[:n_classes]
+    k = int(min(per_class, counts.min())) if n_classes else 0
+    rng = np.random.default_rng([seed, 11])
+    rows = [np.sort(rng.choice(np.flatnonzero(train & (class_id == c)), k, replace=False)) for c in range(n_classes)]
+    return np.stack(rows).astype(np.int64) if rows else np.zeros((0, 0), dtype=np.int64)
+
+
+def write_examples_sheet(examples: np.ndarray, path: Path) -> dict:
+    """Writes (n_classes, k, H, W, 3) uint8 images as one RGB PNG, a row per class and k cells per row, and returns
+    the manifest's `examples` entry for it."""
+    from PIL import Image
+
+    n, k, h, w, _ = examples.shape
+    sheet = np.ascontiguousarray(examples.astype(np.uint8).transpose(0, 2, 1, 3, 4).reshape(n * h, k * w, 3))
+    with atomic_path(path) as tmp:
+        # No text or time chunks: the same images give the same bytes, so a re-export leaves the file unchanged.
+        Image.fromarray(sheet, "RGB").save(tmp, format="PNG", optimize=True)
+    return {"file": path.name, "perClass": int(k), "cell": [int(w), int(h)]}
 
 
 def chosen_split_t(cfg: PipelineConfig, metrics: dict) -> int:
@@ -143,8 +172,12 @@ def export_pack(
     out_dir: Path,
     repo: Path,
     pairs: dict | None = None,
+    examples: np.ndarray | None = None,
 ) -> Path:
     """Writes the pack into a temporary folder and renames it over out_dir only when complete.
+
+    With `examples` ((n_classes, k, H, W, 3) uint8 training images, see choose_examples) the pack gets
+    examples.png and the manifest's `examples` entry; with none, or k = 0, it has no examples.
 
     With `pairs`, parity.json also carries end-to-end fixtures: held-out pairs (class, noise seed, the exact
     teacher's tokens), which the app's exact-teacher mode must reproduce, and the student's 1-step and 2-step
@@ -229,7 +262,11 @@ def export_pack(
     with atomic_path(tmp_dir / "parity.json") as tmp:
         tmp.write_text(json.dumps(parity, separators=(",", ":")))
 
-    manifest = build_manifest(cfg, teacher, book, class_names, dataset_meta, metrics, tmp_dir, repo)
+    examples_entry = None
+    if examples is not None and examples.shape[1] > 0:
+        examples_entry = write_examples_sheet(examples, tmp_dir / EXAMPLES_FILE)
+
+    manifest = build_manifest(cfg, teacher, book, class_names, dataset_meta, metrics, tmp_dir, repo, examples_entry)
     validate_manifest(manifest, tmp_dir / "manifest.json")
     save_json(tmp_dir / "manifest.json", manifest)
 
@@ -275,6 +312,7 @@ def build_manifest(
     metrics: dict,
     pack_dir: Path,
     repo: Path,
+    examples: dict | None = None,
 ) -> dict:
     from .pairs import flow_spec
 
@@ -360,6 +398,7 @@ def build_manifest(
         },
         "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [int(book.shape[0]), d]},
         "parity": {"file": "parity.json"},
+        **({"examples": examples} if examples is not None else {}),
         "files": files,
         "licenses": dataset_meta.get("sources", []),
         "provenance": {

@@ -151,7 +151,7 @@ def run_stage(ctx: Context, stage: str) -> None:
         metrics = refine_student(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), load_pairs(work), work, ctx.judge(vq))
         print(f"refine: {metrics}", file=sys.stderr)
     elif stage == "export":
-        from .export import export_pack, verify_pack_files
+        from .export import choose_examples, export_pack, verify_pack_files
         from .student import final_student_stage, load_student
         from .teacher import load_teacher
 
@@ -164,7 +164,11 @@ def run_stage(ctx: Context, stage: str) -> None:
         meta = dict(data.meta)
         from .pairs import load_pairs
 
-        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT, load_pairs(work))
+        train = ~ctx.val_mask(len(data))
+        examples = data.images[choose_examples(data.class_id, train, data.n_classes, cfg.seed)]
+        if examples.shape[1] == 0:
+            print("export: some class has no training image, so the pack gets no examples sheet", file=sys.stderr)
+        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT, load_pairs(work), examples)
         verify_pack_files(ctx.out)
         print(f"export: {ctx.out}", file=sys.stderr)
 
@@ -179,6 +183,9 @@ def collect_metrics(work: Path, cfg: PipelineConfig) -> dict:
     timings = work / "timings.json"
     if timings.exists():
         metrics["timings_s"] = json.loads(timings.read_text())
+        if cfg.refine.steps == 0:
+            # A refine run left in the work folder by an experiment is no part of a pack built without it.
+            metrics["timings_s"].pop("refine", None)
     return metrics
 
 

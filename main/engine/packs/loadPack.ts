@@ -1,16 +1,27 @@
 /**
  * Reads one pack folder: the manifest against the schema, then every file against its sha256. The result is
  * either a usable pack or a list of problems that name the file or field, so one broken pack never hides others.
+ * A usable pack may still come with warnings: problems with optional decoration (the examples sheet) that
+ * leave it out instead of the pack.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
+import { checkExamples, type PackExamples } from './examples.ts'
 import { PACK_FORMAT_VERSION, type PackManifest, PackManifestSchema } from './manifest.ts'
 
 export type LoadedPack =
-  | { ok: true; dir: string; manifest: PackManifest }
+  | {
+      ok: true
+      dir: string
+      manifest: PackManifest
+      /** The examples sheet when the manifest has one and it matches its entry; null otherwise. */
+      examples: PackExamples | null
+      /** Why optional parts of the pack are left out, naming the field or file; the pack is usable anyway. */
+      warnings: string[]
+    }
   | { ok: false; dir: string; problems: string[] }
 
 export async function sha256File(file: string): Promise<string> {
@@ -76,5 +87,8 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
       problems.push(`${name}: missing`)
     }
   }
-  return problems.length ? { ok: false, dir, problems } : { ok: true, dir, manifest }
+  if (problems.length) return { ok: false, dir, problems }
+  // Only now: a sheet whose bytes fail their sha256 has already made the pack broken above.
+  const { examples, problems: warnings } = await checkExamples(dir, manifest)
+  return { ok: true, dir, manifest, examples, warnings }
 }

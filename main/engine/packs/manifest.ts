@@ -106,6 +106,18 @@ export const PackManifestSchema = z.strictObject({
     shape: z.tuple([z.number().int().positive(), z.number().int().positive()]),
   }),
   parity: z.strictObject({ file: fileName }).optional(),
+  /**
+   * Format revision 1.1: real training images for the class picker, one RGB PNG with one row per class (the row
+   * is the class index) and `perClass` cells of `cell` [width, height] pixels in each row. Optional decoration:
+   * loadPack checks the sheet's size against this entry and drops the examples, not the pack, on a mismatch.
+   */
+  examples: z
+    .strictObject({
+      file: fileName.regex(/\.png$/, 'must be a .png file'),
+      perClass: z.number().int().positive().max(64),
+      cell: z.tuple([z.number().int().positive().max(1024), z.number().int().positive().max(1024)]),
+    })
+    .optional(),
   eval: z.strictObject({ file: fileName }).optional(),
   files: z.record(
     fileName,

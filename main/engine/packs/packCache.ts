@@ -48,6 +48,8 @@ export class PackLoadCache {
       'info',
       `checked the pack in ${dir} (${Date.now() - started} ms): ${loaded.ok ? 'ready' : 'broken'}`,
     )
+    // Said once per change of the folder, like the check itself: later scans take the verdict from the cache.
+    if (loaded.ok) for (const warning of loaded.warnings) this.log('warn', `the pack in ${dir}: ${warning}`)
     return result
   }
 

@@ -202,6 +202,8 @@ export class PackRegistry {
         status: 'ready',
         manifest: loaded.manifest,
         problems: [],
+        warnings: loaded.warnings,
+        examples: loaded.examples,
         manifestSha256,
       }
     }
@@ -212,6 +214,8 @@ export class PackRegistry {
       status: 'broken',
       manifest: null,
       problems: [...loaded.problems],
+      warnings: [],
+      examples: null,
       manifestSha256,
     }
   }

@@ -12,7 +12,9 @@ const WATCH_RETRY_MS = 1000
 
 /** What listeners see of a scan: two scans with one signature are the same list to them. */
 export function signatureOf(entries: PackEntry[]): string {
-  return JSON.stringify(entries.map((e) => [e.id, e.dir, e.source, e.status, e.problems, e.manifestSha256]))
+  return JSON.stringify(
+    entries.map((e) => [e.id, e.dir, e.source, e.status, e.problems, e.warnings, e.manifestSha256]),
+  )
 }
 
 /**

@@ -2,7 +2,7 @@
 import { useState } from 'react'
 import type { GalleryItem } from '../../../../common/gallery.ts'
 import { modeLabel } from '../generate/modes.ts'
-import { desktopActions, fileNameOf, thumbUrl } from './shell.ts'
+import { fileNameOf, thumbUrl, useDesktopActions } from './shell.ts'
 
 /** The thumbnail's size on screen: half the cached 128 px, so small images keep whole, square pixels. */
 export const THUMB_PX = 64
@@ -35,6 +35,7 @@ interface Props {
 export function GalleryCell({ item, index, total, selected, deferImage, onOpen }: Props) {
   // Once shown, a thumbnail stays while the grid scrolls on.
   const [showImage, setShowImage] = useState(!deferImage)
+  const desktop = useDesktopActions()
   if (!showImage && !deferImage) setShowImage(true)
   const name = item ? itemName(item) : `Image ${index + 1} of ${total}, loading`
   return (
@@ -49,7 +50,7 @@ export function GalleryCell({ item, index, total, selected, deferImage, onOpen }
       onClick={() => onOpen(index)}
       onDragStart={(e) => {
         // Where the shell drags the file itself, the browser's own drag (of the image's URL) is not wanted.
-        if (item && desktopActions.startDrag(item.id)) e.preventDefault()
+        if (item && desktop.startDrag(item.id)) e.preventDefault()
       }}
       className={`relative flex size-[72px] items-center justify-center rounded-md border-2 bg-zinc-100 focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-indigo-500 dark:bg-zinc-800 ${
         selected ? 'border-indigo-500' : 'border-transparent hover:border-zinc-300 dark:hover:border-zinc-600'

@@ -2,7 +2,8 @@
  * One image large, in a modal dialog: ← and → (or the buttons) move to the previous and next image of the
  * current view, Esc closes it. Beside it, how the image was made (MetadataList) and the A1111 parameters text;
  * under it, the actions: favorite (F), rating (0-5), delete (Delete, with an undo), copy, save as, reveal in
- * folder (desktop app only) and "Use these settings".
+ * folder (desktop app only) and "Use these settings". In the desktop app the image itself drags out to other
+ * apps as its file; in a browser, as the browser's own image drag.
  */
 import { useEffect, useRef, useState } from 'react'
 import type { GalleryItem } from '../../../../common/gallery.ts'
@@ -14,7 +15,7 @@ import { itemName } from './GalleryCell.tsx'
 import { MetadataRows, ParametersText, Row } from './MetadataList.tsx'
 import { RatingControl } from './RatingControl.tsx'
 import { usableSettings } from './settingsCheck.ts'
-import { desktopActions, fileNameOf, imageUrl, REVEAL_UNAVAILABLE } from './shell.ts'
+import { fileNameOf, imageUrl, REVEAL_UNAVAILABLE, useDesktopActions } from './shell.ts'
 import { UndoToast } from './UndoToast.tsx'
 import { actionButton, primaryAction } from './ui.ts'
 import { describeItem, type GalleryActions } from './useGalleryActions.ts'
@@ -75,6 +76,7 @@ function LightboxBody({
   onClose,
 }: Props) {
   const [note, setNote] = useState<{ text: string; error: boolean } | null>(null)
+  const desktop = useDesktopActions()
   const metadata = parsed(item?.metadata ?? null)
   const usable = usableSettings(item?.metadata ?? null, packs)
   const hasPrevious = index > 0
@@ -123,7 +125,7 @@ function LightboxBody({
   }
 
   async function reveal(id: string) {
-    const problem = await desktopActions.revealInFolder?.(id)
+    const problem = await desktop.revealInFolder?.(id)
     if (problem) setNote({ text: problem, error: true })
   }
 
@@ -143,7 +145,7 @@ function LightboxBody({
           </button>
           <div className="flex min-w-0 flex-1 justify-center">
             {item ? (
-              <LargeImage item={item} />
+              <LargeImage item={item} startDrag={desktop.startDrag} />
             ) : (
               <div className="flex aspect-square w-[min(100%,52vh)] items-center justify-center text-sm">
                 Loading…
@@ -194,7 +196,7 @@ function LightboxBody({
             >
               Save as…
             </a>
-            {desktopActions.revealInFolder && (
+            {desktop.revealInFolder && (
               <button type="button" onClick={() => void reveal(item.id)} className={actionButton}>
                 Reveal in folder
               </button>
@@ -258,7 +260,7 @@ function LightboxBody({
             <Row term="Created">{new Date(item.createdAt).toLocaleString()}</Row>
             <Row term="File" testId="meta-file">
               <span className="font-mono text-xs">{galleryDir ? `${galleryDir}/${item.id}` : item.id}</span>
-              {!desktopActions.revealInFolder && (
+              {!desktop.revealInFolder && (
                 <span className="mt-0.5 block text-xs text-zinc-600 dark:text-zinc-400">
                   {REVEAL_UNAVAILABLE}
                 </span>
@@ -272,7 +274,7 @@ function LightboxBody({
   )
 }
 
-function LargeImage({ item }: { item: GalleryItem }) {
+function LargeImage({ item, startDrag }: { item: GalleryItem; startDrag(id: string): boolean }) {
   const small = Math.max(item.width, item.height) <= PIXELATED_UP_TO
   return (
     <img
@@ -281,6 +283,10 @@ function LargeImage({ item }: { item: GalleryItem }) {
       alt={itemName(item)}
       data-testid="lightbox-image"
       data-id={item.id}
+      // Where the shell drags the file itself, the browser's own drag (of the image's URL) is not wanted.
+      onDragStart={(e) => {
+        if (startDrag(item.id)) e.preventDefault()
+      }}
       width={item.width}
       height={item.height}
       // Scaled to fit; small images by square pixels (the 'pixelated' class), large ones smoothly.

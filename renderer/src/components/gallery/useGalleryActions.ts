@@ -1,7 +1,8 @@
 /**
  * What the grid and the lightbox can do to an image: favorite, rate, delete (with an undo that lasts until the
- * app quits) and undo. Each answer is put into the pages at once, before the refresh that the change event
- * brings, so the view reacts without waiting for the server to list again.
+ * app quits, and at most 30 minutes in the desktop app, whose deletes then go to the system trash) and undo.
+ * Each answer is put into the pages at once, before the refresh that the change event brings, so the view
+ * reacts without waiting for the server to list again.
  */
 import { useCallback, useState } from 'react'
 import type { GalleryItem } from '../../../../common/gallery.ts'

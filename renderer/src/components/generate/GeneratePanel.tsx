@@ -11,6 +11,7 @@ import type { Generation, SettingsToLoad } from '../../app/useGeneration.ts'
 import { useSpeeds } from '../../app/useSpeeds.ts'
 import { heading, panel } from '../Panels.tsx'
 import { AdvancedSettings } from './AdvancedSettings.tsx'
+import { exampleSheetOf } from './ClassExamples.tsx'
 import { ClassPicker } from './ClassPicker.tsx'
 import { CompareModesPicker } from './CompareModesPicker.tsx'
 import { CountField } from './CountField.tsx'
@@ -145,6 +146,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
           <ClassPicker
             key={pack?.id ?? 'none'}
             classes={pack?.classes ?? []}
+            examples={exampleSheetOf(pack)}
             value={classIndex}
             onChange={setChosenClass}
             disabled={!pack}

@@ -3,7 +3,8 @@
  * row per seed, each column topped by its timings and token agreement with the exact teacher and ended by a
  * per-position disagreement heatmap (which can also be laid over the images). A 1-step image can be promoted:
  * re-run on the same seed, so the same noise, in a higher-quality mode; the result then shows next to its
- * draft. Images are tiny pixel grids, so they are scaled up without smoothing.
+ * draft. Every image has a Save as link: the way to keep it when main could not save it to the gallery, which a
+ * notice under the header then explains. Images are tiny pixel grids, so they are scaled up without smoothing.
  */
 import { useId, useState } from 'react'
 import type {
@@ -15,6 +16,7 @@ import type {
 } from '../../../../common/generation.ts'
 import type { Draft, Generation } from '../../app/useGeneration.ts'
 import { useSpeeds } from '../../app/useSpeeds.ts'
+import { GalleryErrorNotice } from './GalleryErrorNotice.tsx'
 import { DisagreementHeatmap, DisagreementOverlay, HeatmapLegend } from './Heatmap.tsx'
 import { modeLabel, PROMOTE_MODES, speedText } from './modes.ts'
 import { usePngUrl } from './pngUrl.ts'
@@ -41,6 +43,7 @@ export function ResultCanvas({ generation }: { generation: Generation }) {
           className={`min-h-0 flex-1 overflow-auto p-5 transition-opacity ${job ? 'opacity-60' : ''}`}
         >
           <ResultHeader result={result} promoted={promoted !== null} />
+          <GalleryErrorNotice result={result} />
           {promoted ? (
             <PromotedPair
               result={result}
@@ -153,6 +156,32 @@ function ResultImage({ image, className, size, overlay, testId = 'result-image' 
   )
 }
 
+/**
+ * A download of the image's PNG (with its generation metadata), named after its pack, mode and seed. A browser
+ * saves it to its downloads; the desktop app asks where.
+ */
+function SaveAsLink({ image, packId }: { image: GeneratedImage; packId: string }) {
+  const url = usePngUrl(image.png)
+  if (!url) return null
+  return (
+    <a
+      href={url}
+      download={`${packId}-${image.mode}-${image.seed}.png`}
+      data-testid="result-save"
+      data-mode={image.mode}
+      data-seed={image.seed}
+      title="Save this image as a PNG file"
+      className="self-start text-[11px] text-indigo-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300"
+    >
+      Save as…
+      <span className="sr-only">
+        {' '}
+        (seed {image.seed}, {modeLabel(image.mode)})
+      </span>
+    </a>
+  )
+}
+
 interface PromoteOptions {
   /** A job runs: promoting waits until it is done. */
   busy: boolean
@@ -227,6 +256,7 @@ function PromotedPair({
           Draft, {modeLabel(draft.image.mode)} · seed <span className="font-mono">{draft.image.seed}</span>
           <TimingsText timings={draft.image.timings} />
         </figcaption>
+        <SaveAsLink image={draft.image} packId={result.packId} />
         <PromoteControl image={draft.image} options={promote} />
       </figure>
       <span aria-hidden="true" className="text-2xl text-zinc-400">
@@ -238,6 +268,7 @@ function PromotedPair({
           {modeLabel(image.mode)} · seed <span className="font-mono">{image.seed}</span>
           <TimingsText timings={image.timings} />
         </figcaption>
+        <SaveAsLink image={image} packId={result.packId} />
       </figure>
     </div>
   )
@@ -270,6 +301,7 @@ function ImageGrid({ result, promote }: { result: GenerationResult; promote: Pro
             )}
           </p>
           <TimingsText timings={image.timings} />
+          <SaveAsLink image={image} packId={result.packId} />
           {promote && <PromoteControl image={image} options={promote} />}
         </li>
       ))}
@@ -368,6 +400,7 @@ function CompareTable({ result }: { result: GenerationResult }) {
                               {formatPercent(image.agreement.identical)} same
                             </span>
                           ) : null}
+                          <SaveAsLink image={image} packId={result.packId} />
                         </div>
                       ) : (
                         <span className="text-zinc-400">—</span>
