@@ -171,6 +171,8 @@ export interface PackSummary {
   description: string | null
   /** Licences and credits of what the pack was trained on, as its manifest lists them. */
   licenses: PackLicense[]
+  /** What the pack is conditioned on: its classes, or a text prompt; null for a pack that did not load. */
+  conditioning: 'class' | 'text' | null
   classes: { index: number; name: string }[]
   image: { width: number; height: number } | null
   tokens: number | null

@@ -102,6 +102,7 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
     version: m?.version ?? null,
     description: m?.description ?? null,
     licenses: m ? m.licenses.map(licenseOf) : [],
+    conditioning: m ? m.conditioning.kind : null,
     classes: m ? m.conditioning.classes.map((c) => ({ index: c.index, name: c.name })) : [],
     image: m ? { width: m.image.width, height: m.image.height } : null,
     tokens: m?.tokens.count ?? null,

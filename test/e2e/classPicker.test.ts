@@ -66,6 +66,16 @@ function cellStyles(testIdOrSelector: string) {
 }
 
 describe('the class picker with example images', () => {
+  it('shows the prompt box disabled for a class pack, saying why and what to use instead', async () => {
+    const prompt = page.getByRole('textbox', { name: 'Prompt' })
+    await expect(prompt.isDisabled()).resolves.toBe(true)
+    expect(pack.conditioning).toBe('class')
+    const why = await page.locator('#prompt-hint').textContent()
+    expect(why).toContain('does not read prompts')
+    expect(why).toContain(`${pack.classes.length} classes`)
+    expect(await prompt.getAttribute('aria-describedby')).toBe('prompt-hint')
+  })
+
   it('the default pack lists its sheet: four 32x32 images for each class', () => {
     expect(pack.examples).toMatchObject({ perClass: 4, cell: [32, 32], rows: pack.classes.length })
   })

@@ -1,5 +1,5 @@
 /**
- * The Generate panel: pack (with its model card), class, steps (with this machine's measured speeds), the
+ * The Generate panel: pack (with its model card), prompt (for packs that read text), class, steps (with this machine's measured speeds), the
  * modes to compare, seed, count and the advanced sampling settings, the Generate and Cancel buttons
  * (Ctrl/Cmd+Enter generates), the running job's progress, and what went wrong. It holds the form's state and
  * checks it (formModel.ts); the parts it composes only show it.
@@ -32,6 +32,7 @@ import { JobStatus } from './JobStatus.tsx'
 import { ModePicker } from './ModePicker.tsx'
 import { singleModesOf, UI_COMPARE_MODES } from './modes.ts'
 import { PackField } from './PackField.tsx'
+import { PromptField } from './PromptField.tsx'
 import { SeedField } from './SeedField.tsx'
 import { SHORTCUT, useGenerateShortcuts } from './shortcut.ts'
 import { infoBox, noticeBox } from './ui.ts'
@@ -143,6 +144,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             speeds={speeds}
             onChange={setChosenPack}
           />
+          <PromptField pack={pack} />
           <ClassPicker
             key={pack?.id ?? 'none'}
             classes={pack?.classes ?? []}
