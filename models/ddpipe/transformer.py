@@ -144,10 +144,14 @@ class Block(nn.Module):
 
     def forward(self, x, rope, mask, past=None):
         h, present = self.attention(self.attention_norm(x), rope, mask, past)
-        # Dropout is a no-op in eval mode, so sampling, export and the cached paths never see it.
-        x = x + F.dropout(h, self.dropout, self.training)
-        x = x + F.dropout(self.feed_forward(self.ffn_norm(x)), self.dropout, self.training)
+        x = x + self._drop(h)
+        x = x + self._drop(self.feed_forward(self.ffn_norm(x)))
         return x, present
+
+    def _drop(self, h: torch.Tensor) -> torch.Tensor:
+        # Only while training, and only when asked for: with dropout 0 no random numbers are drawn, so configs
+        # without it train exactly as before. Sampling, export and the cached paths never see it.
+        return F.dropout(h, self.dropout, self.training) if self.dropout > 0 and self.training else h
 
 
 class Backbone(nn.Module):
