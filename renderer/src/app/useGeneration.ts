@@ -13,7 +13,7 @@ import type {
   PackSummary,
   SingleMode,
 } from '../../../common/generation.ts'
-import type { AppErrorShape } from '../../../common/result.ts'
+import type { AppErrorShape, Result } from '../../../common/result.ts'
 import type { JobProgress } from '../../../common/types.ts'
 import { client } from '../transport/client.ts'
 
@@ -63,6 +63,8 @@ export interface Generation {
   promote(result: GenerationResult, image: GeneratedImage, mode: SingleMode): Promise<void>
   cancel(): Promise<void>
   dismissJobError(): void
+  /** Imports a pack folder or .zip (an absolute path) into the models folder; `packs` lists it on success. */
+  importPack(path: string): Promise<Result<PackSummary>>
   /** The last settings handed to the form; a new object each time, so loading the same twice applies twice. */
   settingsToLoad: SettingsToLoad | null
   loadSettings(request: Partial<GenerateRequest>, from: string): void
@@ -207,6 +209,19 @@ export function useGeneration(): Generation {
   )
 
   const dismissJobError = useCallback(() => setJobError(null), [])
+  const importPack = useCallback(async (path: string) => {
+    const imported = await client.packs.import({ path })
+    if (imported.ok) {
+      // packs.onChange announces the new pack too, but only once the folder watcher notices it: list the packs
+      // now, so the caller can select the new one straight away.
+      const listed = await client.packs.list({})
+      if (listed.ok) {
+        setPacks(listed.value)
+        setPacksError(null)
+      }
+    }
+    return imported
+  }, [])
   const loadSettings = useCallback((request: Partial<GenerateRequest>, from: string) => {
     setInputError(null)
     setSettingsToLoad({ request, from })
@@ -224,6 +239,7 @@ export function useGeneration(): Generation {
     promote,
     cancel,
     dismissJobError,
+    importPack,
     settingsToLoad,
     loadSettings,
   }

@@ -1,7 +1,7 @@
 /**
  * A modal dialog on the native <dialog> element: showModal() makes the rest of the window inert, traps the
- * focus and moves it into the dialog (to the first control, or the one marked autoFocus); Esc closes it. On
- * close the focus goes back to whatever had it before, so keyboard users stay where they were.
+ * focus and moves it into the dialog (to the first control, or to the one marked data-autofocus); Esc closes
+ * it. On close the focus goes back to whatever had it before, so keyboard users stay where they were.
  */
 import { type ReactNode, useEffect, useRef } from 'react'
 
@@ -42,6 +42,8 @@ export function Dialog({
     if (open && !dialog.open) {
       opener.current = document.activeElement
       dialog.showModal()
+      // React's autoFocus fires while the dialog is still closed (and so unfocusable): mark the control instead.
+      dialog.querySelector<HTMLElement>('[data-autofocus]')?.focus()
     }
     if (!open && dialog.open) dialog.close()
   }, [open])

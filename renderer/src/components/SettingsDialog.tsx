@@ -15,6 +15,7 @@ import {
 import { Dialog, DialogHeader } from './Dialog.tsx'
 import { modeLabel } from './generate/modes.ts'
 import { alertBox, control, fieldError, fieldLabel, hint } from './generate/ui.ts'
+import { isAbsolutePath } from './paths.ts'
 
 interface Props {
   open: boolean
@@ -38,11 +39,10 @@ export function SettingsDialog({ open, onClose, settings, system, onSave }: Prop
   )
 }
 
-/** Same rule as the contract's paths: absolute on POSIX, a drive letter or a UNC share on Windows. */
 function folderError(path: string): string | undefined {
   const p = path.trim()
   if (p === '') return 'Give a folder.'
-  if (p.includes('\0') || !(p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')))
+  if (!isAbsolutePath(p))
     return 'An absolute folder path, such as /home/me/Pictures/dd-studio or C:\\Users\\me\\Pictures.'
   return undefined
 }

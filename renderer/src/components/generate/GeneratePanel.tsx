@@ -1,11 +1,11 @@
 /**
- * The Generate panel: pack (with its model card), prompt (for packs that read text), class, steps (with this machine's measured speeds), the
- * modes to compare, seed, count and the advanced sampling settings, the Generate and Cancel buttons
- * (Ctrl/Cmd+Enter generates), the running job's progress, and what went wrong. It holds the form's state and
- * checks it (formModel.ts); the parts it composes only show it.
+ * The Generate panel: pack (with its model card and the import dialog), prompt (for packs that read text),
+ * class, steps (with this machine's measured speeds), the modes to compare, seed, count and the advanced sampling
+ * settings, the Generate and Cancel buttons (Ctrl/Cmd+Enter generates), the running job's progress, and what
+ * went wrong. It holds the form's state and checks it (formModel.ts); the parts it composes only show it.
  */
 import { useEffect, useState } from 'react'
-import type { GenerationMode, SingleMode } from '../../../../common/generation.ts'
+import type { GenerationMode, PackSummary, SingleMode } from '../../../../common/generation.ts'
 import type { HostStatus } from '../../../../common/types.ts'
 import type { Generation, SettingsToLoad } from '../../app/useGeneration.ts'
 import { useSpeeds } from '../../app/useSpeeds.ts'
@@ -28,6 +28,7 @@ import {
   usedFields,
 } from './formModel.ts'
 import { GenerateButtons } from './GenerateButtons.tsx'
+import { ImportPackDialog } from './ImportPackDialog.tsx'
 import { JobStatus } from './JobStatus.tsx'
 import { ModePicker } from './ModePicker.tsx'
 import { singleModesOf, UI_COMPARE_MODES } from './modes.ts'
@@ -56,6 +57,8 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
     readyPacks[0] ??
     null
   const tokens = pack?.tokens ?? 64
+  const [importOpen, setImportOpen] = useState(false)
+  const [imported, setImported] = useState<PackSummary | null>(null)
 
   const [chosenClass, setChosenClass] = useState(0)
   const classIndex = pack?.classes.some((c) => c.index === chosenClass)
@@ -124,6 +127,16 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
   }
   useGenerateShortcuts({ generate: submit, cancel: () => void generation.cancel() })
 
+  /** Imports the pack and selects it; answers with main's reason when it refuses. */
+  async function importPack(path: string): Promise<string | null> {
+    const answer = await generation.importPack(path)
+    if (!answer.ok) return answer.error.message
+    setChosenPack(answer.value.id)
+    setImported(answer.value)
+    setImportOpen(false)
+    return null
+  }
+
   return (
     <section aria-labelledby="generate-title" className={`${panel} w-80 shrink-0 border-r`}>
       <h2 id="generate-title" className={heading}>
@@ -143,6 +156,9 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             tokens={tokens}
             speeds={speeds}
             onChange={setChosenPack}
+            onImport={() => setImportOpen(true)}
+            imported={imported}
+            onDismissImported={() => setImported(null)}
           />
           <PromptField pack={pack} />
           <ClassPicker
@@ -218,6 +234,8 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
           />
         </div>
       </form>
+      {/* Outside the form above: a form must not hold another. */}
+      <ImportPackDialog open={importOpen} onClose={() => setImportOpen(false)} onImport={importPack} />
     </section>
   )
 }

@@ -1,10 +1,11 @@
 /**
  * The model pack select, with the chosen pack's model card (or why no pack can be used) below it. Broken packs
  * are listed, disabled, with their first problem, so a half-copied pack is visible instead of silently missing.
+ * "Import pack…" opens the import dialog; a pack just imported (and selected) is named in a note below.
  */
 import type { ModeSpeed, PackSummary } from '../../../../common/generation.ts'
 import { ModelCard } from './ModelCard.tsx'
-import { control, fieldLabel, hint } from './ui.ts'
+import { control, fieldLabel, hint, infoBox } from './ui.ts'
 
 interface Props {
   /** Null while the packs are still being looked for. */
@@ -17,41 +18,75 @@ interface Props {
   /** This machine's measured speeds for the chosen pack; null while they load. */
   speeds: ModeSpeed[] | null
   onChange(packId: string): void
+  /** Opens the import dialog. */
+  onImport(): void
+  /** The pack the last import brought in; its note shows while it is the pack in use. */
+  imported: PackSummary | null
+  onDismissImported(): void
 }
 
-export function PackField({ packs, packsError, pack, tokens, speeds, onChange }: Props) {
+export function PackField({
+  packs,
+  packsError,
+  pack,
+  tokens,
+  speeds,
+  onChange,
+  onImport,
+  imported,
+  onDismissImported,
+}: Props) {
   const readyPacks = packs?.filter((p) => p.status === 'ready') ?? []
   const brokenPacks = packs?.filter((p) => p.status === 'broken') ?? []
   const describedBy = `${pack ? 'model-card-summary' : 'pack-hint'}${brokenPacks.length ? ' broken-packs' : ''}`
   return (
     <div className="flex flex-col gap-1">
-      <label htmlFor="pack-select" className={fieldLabel}>
-        Model pack
-      </label>
-      <select
-        id="pack-select"
-        data-testid="pack-select"
-        value={pack?.id ?? ''}
-        disabled={readyPacks.length === 0}
-        onChange={(e) => onChange(e.target.value)}
-        aria-describedby={describedBy}
-        className={control}
-      >
-        {packs === null && <option value="">Loading packs…</option>}
-        {packs !== null && readyPacks.length === 0 && <option value="">No usable pack</option>}
-        {readyPacks.map((p) => (
-          <option key={p.id} value={p.id}>
-            {p.name ?? p.id}
-            {p.version ? ` ${p.version}` : ''}
-            {p.isDefault ? ' (default)' : ''}
-          </option>
-        ))}
-        {brokenPacks.map((p) => (
-          <option key={p.id} value={p.id} disabled title={p.problems.join('\n')}>
-            {p.name ?? p.id} — unusable
-          </option>
-        ))}
-      </select>
+      <div className="flex items-baseline justify-between gap-2">
+        <label htmlFor="pack-select" className={fieldLabel}>
+          Model pack
+        </label>
+        <button
+          type="button"
+          onClick={onImport}
+          aria-haspopup="dialog"
+          data-testid="import-pack-button"
+          className="rounded px-1 text-xs text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300"
+        >
+          Import pack…
+        </button>
+      </div>
+      <div>
+        <select
+          id="pack-select"
+          data-testid="pack-select"
+          value={pack?.id ?? ''}
+          disabled={readyPacks.length === 0}
+          onChange={(e) => onChange(e.target.value)}
+          aria-describedby={describedBy}
+          className={control}
+        >
+          {packs === null && <option value="">Loading packs…</option>}
+          {packs !== null && readyPacks.length === 0 && <option value="">No usable pack</option>}
+          {readyPacks.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name ?? p.id}
+              {p.version ? ` ${p.version}` : ''}
+              {p.isDefault ? ' (default)' : ''}
+            </option>
+          ))}
+          {brokenPacks.map((p) => (
+            <option key={p.id} value={p.id} disabled title={p.problems.join('\n')}>
+              {p.name ?? p.id} — unusable
+            </option>
+          ))}
+        </select>
+        {/* Always present, so screen readers hear the note when an import brings it in. */}
+        <div role="status">
+          {imported && pack?.id === imported.id && (
+            <ImportedNote pack={imported} onDismiss={onDismissImported} />
+          )}
+        </div>
+      </div>
       {pack ? (
         <ModelCard pack={pack} tokens={tokens} speeds={speeds} />
       ) : (
@@ -71,5 +106,27 @@ export function PackField({ packs, packsError, pack, tokens, speeds, onChange }:
         </ul>
       )}
     </div>
+  )
+}
+
+function ImportedNote({ pack, onDismiss }: { pack: PackSummary; onDismiss(): void }) {
+  return (
+    <p
+      data-testid="pack-imported"
+      className={`${infoBox} mt-1 flex items-start justify-between gap-2 text-xs`}
+    >
+      <span>
+        Imported <span className="font-medium">{pack.name ?? pack.id}</span>
+        {pack.version ? ` ${pack.version}` : ''} into the models folder. It is the selected pack now.
+      </span>
+      <button
+        type="button"
+        onClick={onDismiss}
+        aria-label="Dismiss the import note"
+        className="rounded px-1 hover:bg-black/10 focus-visible:outline-2 focus-visible:outline-indigo-500"
+      >
+        ✕
+      </button>
+    </p>
   )
 }
