@@ -197,5 +197,17 @@ class EMA:
         return self
 
 
+def resume_training(path: Path, what: str, model: nn.Module, opt: torch.optim.Optimizer, ema: "EMA | None" = None) -> int:
+    """Loads a stage's checkpoint into the model, optimiser (and EMA) if there is one; returns the step to go on from."""
+    if not path.exists():
+        return 0
+    state = load_torch(path, what)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    return int(state["step"])
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .classifier import Judge
-from .common import EMA, MetricsLog, PipelineError, Progress, atomic_path, cosine_lr, load_torch, save_json, save_torch, training_device
+from .common import EMA, MetricsLog, PipelineError, Progress, atomic_path, cosine_lr, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .pairs import exact_teacher_tokens
 from .student import Student, build_inputs, load_student, noise_for, run_steps, student_loss, validate_student
@@ -72,13 +72,7 @@ def refine_student(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, pa
     torch.manual_seed(cfg.seed)
     ema = EMA(model, r.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=r.lr, betas=(0.9, 0.95), weight_decay=cfg.student.weight_decay)
-    step = 0
-    if ckpt_path.exists():
-        state = load_torch(ckpt_path, "refine checkpoint")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        ema.load_state_dict(state["ema"])
-        step = state["step"]
+    step = resume_training(ckpt_path, "refine checkpoint", model, opt, ema)
     ema.to(device)
 
     tokens = torch.from_numpy(pairs["tokens"]).long().to(device)

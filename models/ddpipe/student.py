@@ -33,6 +33,7 @@ from .common import (
     init_distributed,
     is_main_process,
     load_torch,
+    resume_training,
     save_json,
     save_torch,
     unwrap,
@@ -155,13 +156,7 @@ def train_student(
     model: nn.Module = student_from_teacher(teacher, book).to(device)
     ema = EMA(model, s.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=(0.9, 0.95), weight_decay=s.weight_decay)
-    step = 0
-    if ckpt_path.exists():
-        state = load_torch(ckpt_path, "student checkpoint")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        ema.load_state_dict(state["ema"])
-        step = state["step"]
+    step = resume_training(ckpt_path, "student checkpoint", model, opt, ema)
     ema.to(device)
     book = book.to(device)
     if world > 1:

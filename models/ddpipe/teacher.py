@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch, training_device
+from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map, shape_distribution
 from .transformer import Backbone, BackboneConfig, step_into
@@ -87,13 +87,7 @@ def train_teacher(
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     opt = _adamw(model, t.lr, t.weight_decay)
     ema = EMA(model, 0.999)
-    step = 0
-    if ckpt_path.exists():
-        state = load_torch(ckpt_path, "teacher checkpoint")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        ema.load_state_dict(state["ema"])
-        step = state["step"]
+    step = resume_training(ckpt_path, "teacher checkpoint", model, opt, ema)
 
     ema.to(device)
     tok = torch.from_numpy(tokens).to(device)

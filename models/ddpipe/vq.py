@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import MetricsLog, PipelineError, Progress, cosine_lr, load_torch, save_json, save_torch, training_device
+from .common import MetricsLog, PipelineError, Progress, cosine_lr, load_torch, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 
 
@@ -143,12 +143,7 @@ def train_vq(cfg: PipelineConfig, images: np.ndarray, flippable: np.ndarray, val
     device = training_device()
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     opt = torch.optim.Adam(model.parameters(), lr=v.lr, betas=(0.9, 0.99))
-    step = 0
-    if ckpt_path.exists():
-        state = load_torch(ckpt_path, "VQ checkpoint")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume_training(ckpt_path, "VQ checkpoint", model, opt)
 
     train_idx = np.flatnonzero(~val_mask)
     data = images_to_tensor(images).to(device)
