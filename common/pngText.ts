@@ -19,11 +19,12 @@ import {
   settingsFromMetadata,
 } from './parameters.ts'
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+/** The eight bytes every PNG file starts with (shared with main/engine/output/png.ts). */
+export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 /** The spec's limit on a chunk's length field. */
-const MAX_CHUNK_LENGTH = 0x7fffffff
+export const PNG_MAX_CHUNK_LENGTH = 0x7fffffff
 /** Compressed text beyond this is refused, so a tiny zTXt/iTXt cannot inflate into gigabytes. */
-const MAX_INFLATED_TEXT = 64 * 1024 * 1024
+export const PNG_MAX_INFLATED_TEXT = 64 * 1024 * 1024
 
 /** Why a file could not be read: the drop handler turns each kind into its own message. */
 export type PngTextErrorKind = 'not-png' | 'truncated' | 'corrupt' | 'malformed'
@@ -148,11 +149,11 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`
 
 /** Splits the file into chunks from IHDR to IEND, checking framing and CRCs; bytes after IEND are ignored. */
 function readChunks(bytes: Uint8Array): RawChunk[] {
-  if (bytes.length < SIGNATURE.length || SIGNATURE.some((byte, i) => bytes[i] !== byte)) {
+  if (bytes.length < PNG_SIGNATURE.length || PNG_SIGNATURE.some((byte, i) => bytes[i] !== byte)) {
     throw new PngTextError('not-png', 'not a PNG file (bad signature)')
   }
   const chunks: RawChunk[] = []
-  let offset = SIGNATURE.length
+  let offset = PNG_SIGNATURE.length
   for (;;) {
     if (offset + 8 > bytes.length) {
       throw new PngTextError(
@@ -169,7 +170,7 @@ function readChunks(bytes: Uint8Array): RawChunk[] {
       )
     }
     const type = latin1(typeBytes)
-    if (length > MAX_CHUNK_LENGTH || offset + 12 + length > bytes.length) {
+    if (length > PNG_MAX_CHUNK_LENGTH || offset + 12 + length > bytes.length) {
       throw new PngTextError(
         'truncated',
         `truncated PNG: chunk ${type} at byte ${offset} claims ${length} bytes, past the end of the file (${bytes.length} bytes)`,
@@ -206,9 +207,9 @@ function keywordOf(chunk: RawChunk): [string, number] {
 }
 
 async function inflateText(chunk: RawChunk, keyword: string, data: Uint8Array): Promise<Uint8Array> {
-  const result = await inflate(data, MAX_INFLATED_TEXT)
+  const result = await inflate(data, PNG_MAX_INFLATED_TEXT)
   if (result === 'too-large')
-    throw malformed(chunk, keyword, `inflates to more than ${MAX_INFLATED_TEXT} bytes`)
+    throw malformed(chunk, keyword, `inflates to more than ${PNG_MAX_INFLATED_TEXT} bytes`)
   if (result === 'invalid') throw malformed(chunk, keyword, 'has compressed text that is not valid zlib data')
   return result
 }

@@ -5,32 +5,30 @@
  * null rather than a reason to drop the image. Only a file that is not a readable PNG is refused.
  */
 import { z } from 'zod'
-import { SINGLE_MODES, type SingleMode, type Timings } from '../../common/generation.ts'
+import type { GalleryItem } from '../../common/gallery.ts'
+import { SINGLE_MODES } from '../../common/generation.ts'
+import { METADATA_KEY, PARAMETERS_KEY } from '../../common/parameters.ts'
+import { PNG_SIGNATURE } from '../../common/pngText.ts'
 import { PNG_MAX_DIMENSION, readPngText } from '../engine/output/png.ts'
 
 /** Text kept in the index per image; longer metadata is not ours and is not worth a database row. */
 export const MAX_TEXT_CHARS = 64 * 1024
 
-/**
- * The engine's metadata key (METADATA_KEY in engine/generate.ts, which main does not import: it loads the
- * inference runtime) and the A1111 key.
- */
-export const METADATA_KEY = 'dd-studio'
-export const PARAMETERS_KEY = 'parameters'
-
-export interface PngFacts {
-  width: number
-  height: number
-  packId: string | null
-  packVersion: string | null
-  mode: SingleMode | null
-  classIndex: number | null
-  className: string | null
-  seed: number | null
-  timings: Timings | null
-  metadata: string | null
-  parameters: string | null
-}
+/** The fields of a gallery item that come from the PNG itself (the rest are the file's and the user's). */
+export type PngFacts = Pick<
+  GalleryItem,
+  | 'width'
+  | 'height'
+  | 'packId'
+  | 'packVersion'
+  | 'mode'
+  | 'classIndex'
+  | 'className'
+  | 'seed'
+  | 'timings'
+  | 'metadata'
+  | 'parameters'
+>
 
 const nonNegative = z.number().finite().min(0)
 const TimingsSchema = z.object({
@@ -64,11 +62,9 @@ function field(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
 }
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
-
 /** Width and height from the IHDR chunk, which the PNG specification puts first. */
 function dimensions(png: Uint8Array): { width: number; height: number } {
-  if (png.length < 33 || SIGNATURE.some((b, i) => png[i] !== b))
+  if (png.length < 33 || PNG_SIGNATURE.some((b, i) => png[i] !== b))
     throw new Error('not a PNG file (bad signature)')
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength)
   const type = String.fromCharCode(png[12] as number, png[13] as number, png[14] as number, png[15] as number)

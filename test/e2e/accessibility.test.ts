@@ -3,29 +3,27 @@
  * gallery, the lightbox, Settings and the dropped-image dialog, in the dark and the light theme. What axe finds
  * is printed; serious and critical violations fail the test.
  */
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePng } from '../../main/engine/output/png.ts'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
 import { axeViolations, describeFindings, seriousOrCritical } from './axe.ts'
-import { dropFile, waitForGalleryCount } from './pageHelpers.ts'
+import { dropFile, hostReady, openServedPage, type ServedPage, waitForGalleryCount } from './pageHelpers.ts'
 
-let served: ServedApp
-let browser: Browser
+let app: ServedPage
 let page: Page
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  await page.goto(served.url)
-  await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
-  await page.getByTestId('execution-provider').getByText('cpu', { exact: true }).waitFor({ timeout: 30_000 })
+  app = await openServedPage({
+    ready: async (p) => {
+      await hostReady(p)
+      await p.getByTestId('execution-provider').getByText('cpu', { exact: true }).waitFor({ timeout: 30_000 })
+    },
+  })
+  page = app.page
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 /** Runs axe on one screen, prints what it found, and fails on serious or critical findings. */

@@ -5,39 +5,30 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { PackSummary } from '../../common/generation.ts'
 import { decodePngRgb } from '../../main/engine/output/png.ts'
 import { COMMITTED_PACKS_DIR } from '../support/packs.ts'
-import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage } from '../support/servedApp.ts'
 import { axeViolations, describeFindings, seriousOrCritical } from './axe.ts'
+import { openServedPage, type ServedPage } from './pageHelpers.ts'
 
 const SHEET_FILE = path.join(COMMITTED_PACKS_DIR, 'emoji32', 'examples.png')
 
-let served: ServedApp
-let browser: Browser
+let app: ServedPage
 let page: Page
 let pack: PackSummary
-const consoleProblems: string[] = []
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`)
-  })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await page.goto(served.url)
-  await page.getByTestId('class-list').waitFor({ timeout: 30_000 })
+  app = await openServedPage({ ready: (p) => p.getByTestId('class-list').waitFor({ timeout: 30_000 }) })
+  page = app.page
   const listed = await callFromPage(page, 'packs.list', {})
   pack = (listed.value as unknown as PackSummary[]).find((p) => p.id === 'emoji32') as PackSummary
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 /** The class the select says will be used. */
@@ -206,6 +197,6 @@ describe('the class picker with example images', () => {
       console.log(describeFindings(`class picker, ${theme} theme`, findings))
       expect(seriousOrCritical(findings).map((f) => `${f.id}: ${f.nodes.join('; ')}`)).toEqual([])
     }
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -7,52 +7,42 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GalleryItem, GalleryPage } from '../../common/gallery.ts'
 import { settingsFromMetadata } from '../../common/parameters.ts'
 import { decodePngRgb, encodePng } from '../../main/engine/output/png.ts'
 import { filesIn } from '../support/gallery.ts'
-import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage, type ServedApp } from '../support/servedApp.ts'
 import { REPO_ROOT } from '../support/testApp.ts'
-import { dropFile, focusedCellIndex, pixelsOf, waitForGalleryCount } from './pageHelpers.ts'
+import {
+  dropFile,
+  focusedCellIndex,
+  openServedPage,
+  pixelsOf,
+  type ServedPage,
+  waitForGalleryCount,
+  waitForIdle,
+} from './pageHelpers.ts'
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-results')
 
+let app: ServedPage
 let served: ServedApp
-let browser: Browser
-let context: BrowserContext
 let page: Page
-const consoleProblems: string[] = []
-
-async function openApp(app: ServedApp): Promise<Page> {
-  const p = await context.newPage()
-  p.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return
-    // A refused call answers with an HTTP error status, which Chromium logs by itself.
-    if (m.text().startsWith('Failed to load resource') && m.location().url.includes('/api/call/')) return
-    consoleProblems.push(`${m.type()}: ${m.text()}`)
-  })
-  p.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await p.goto(app.url)
-  await p.getByText('Inference host ready').waitFor({ timeout: 30_000 })
-  return p
-}
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true })
-  served = await startServedApp()
-  browser = await launchChromium()
-  context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    permissions: ['clipboard-read', 'clipboard-write'],
+  app = await openServedPage({
+    context: { permissions: ['clipboard-read', 'clipboard-write'] },
+    // Refused calls are part of the test.
+    allowFailedCalls: true,
   })
-  page = await openApp(served)
+  ;({ served, page } = app)
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
@@ -85,14 +75,6 @@ async function generateVia(request: object): Promise<void> {
   expect(done.ok).toBe(true)
 }
 
-/** Waits until no job runs and Generate can be pressed again. */
-async function idle(): Promise<void> {
-  await page.getByTestId('progress').waitFor({ state: 'detached', timeout: 60_000 })
-  await page.waitForFunction(
-    () => !(document.querySelector('[data-testid="generate-button"]') as HTMLButtonElement).disabled,
-  )
-}
-
 function localDate(offsetDays: number): string {
   const d = new Date()
   d.setDate(d.getDate() + offsetDays)
@@ -118,7 +100,7 @@ describe('the gallery in the served app', () => {
     await page.getByTestId('generate-button').click()
 
     await page.locator('[data-testid="result-image"][data-seed="42"]').waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
     await waitForGalleryCount(page, 1)
     const cell = cellNamed(`${firstClass}, 1 step, seed 42`)
     await cell.waitFor()
@@ -428,7 +410,7 @@ describe('the gallery in the served app', () => {
     await page.getByTestId('generate-button').click()
     const firstResult = page.locator('[data-testid="result-image"][data-seed="777"][data-mode="hybrid"]')
     await firstResult.waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
     const firstJob = await page.getByTestId('result').getAttribute('data-job-id')
     const original = await pixelsOf(page, '[data-testid="result-image"][data-seed="777"]')
     await waitForGalleryCount(page, 5)
@@ -458,7 +440,7 @@ describe('the gallery in the served app', () => {
       firstJob,
       { timeout: 60_000 },
     )
-    await idle()
+    await waitForIdle(page)
     expect(
       await page.locator('[data-testid="result-image"][data-seed="777"][data-mode="hybrid"]').count(),
     ).toBe(1)
@@ -576,10 +558,8 @@ describe('the gallery in the served app', () => {
 
   it('keeps the gallery, its favorites and ratings across a restart of the server', async () => {
     const before = await list()
-    await page.close()
-    await served.stop()
-    served = await startServedApp({ dataDir: served.dataDir })
-    page = await openApp(served)
+    await app.restart()
+    ;({ served, page } = app)
     await waitForGalleryCount(page, before.total)
     expect((await list()).items.map((i) => i.id)).toEqual(before.items.map((i) => i.id))
     await cellNamed(`${firstClass}, 2 steps, seed 101, favorite, rated 5 of 5`).waitFor()
@@ -588,6 +568,6 @@ describe('the gallery in the served app', () => {
   })
 
   it('logged no console errors or CSP violations', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -5,21 +5,18 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makePng } from '../support/gallery.ts'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
 import { REPO_ROOT, tempDir } from '../support/testApp.ts'
-import { focusedCellIndex, waitForGalleryCount } from './pageHelpers.ts'
+import { focusedCellIndex, openServedPage, type ServedPage, waitForGalleryCount } from './pageHelpers.ts'
 
 const IMAGES = 10_000
 const DAYS = 10
 const CLASSES = ['noto / Animals', 'twemoji / Food', 'fluent-flat / Travel', 'noto / Objects'] as const
 
-let served: ServedApp
-let browser: Browser
+let app: ServedPage
 let page: Page
-const consoleProblems: string[] = []
 
 /** Image i is seed i, made i seconds after the first: newest first, index 0 is seed 9999. */
 function fillGallery(galleryDir: string): number {
@@ -42,24 +39,19 @@ beforeAll(async () => {
   const dataDir = tempDir('gallery10k')
   const fillMs = fillGallery(path.join(dataDir, 'gallery'))
   const started = performance.now()
-  served = await startServedApp({ dataDir })
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`)
+  app = await openServedPage({
+    serve: { dataDir },
+    // The first listing waits for the index of the 10k files, which the server builds when it starts.
+    ready: (p) => waitForGalleryCount(p, IMAGES, 120_000),
   })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await page.goto(served.url)
-  // The first listing waits for the index of the 10k files, which the server builds when it starts.
-  await waitForGalleryCount(page, IMAGES, 120_000)
+  page = app.page
   console.log(
     `10k gallery: ${IMAGES} PNGs written in ${fillMs.toFixed(0)} ms; indexed and listed ${(performance.now() - started).toFixed(0)} ms after the server started`,
   )
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 function cells() {
@@ -187,6 +179,6 @@ describe('a 10,000-image gallery', () => {
   })
 
   it('logged no console errors', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -7,38 +7,31 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ModeSpeed, PackSummary } from '../../common/generation.ts'
-import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage } from '../support/servedApp.ts'
+import { openServedPage, pixelsOf, type ServedPage, waitForIdle } from './pageHelpers.ts'
 
-let served: ServedApp
-let browser: Browser
+let app: ServedPage
 let page: Page
-const consoleProblems: string[] = []
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return
-    // A refused or cancelled call answers with an HTTP error status, which Chromium logs by itself.
-    if (m.text().startsWith('Failed to load resource') && m.location().url.includes('/api/call/')) return
-    consoleProblems.push(`${m.type()}: ${m.text()}`)
+  app = await openServedPage({
+    // Refused and cancelled calls are part of the test.
+    allowFailedCalls: true,
+    beforeLoad: (s) => {
+      // A user pack that cannot be used: listed, but not selectable.
+      const broken = path.join(s.dataDir, 'models', 'half-copied')
+      fs.mkdirSync(broken, { recursive: true })
+      fs.writeFileSync(path.join(broken, 'manifest.json'), '{"format": "dd-studio-pack"')
+    },
   })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  // A user pack that cannot be used: listed, but not selectable.
-  const broken = path.join(served.dataDir, 'models', 'half-copied')
-  fs.mkdirSync(broken, { recursive: true })
-  fs.writeFileSync(path.join(broken, 'manifest.json'), '{"format": "dd-studio-pack"')
-  await page.goto(served.url)
-  await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
+  page = app.page
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 async function setMode(mode: string): Promise<void> {
@@ -47,16 +40,6 @@ async function setMode(mode: string): Promise<void> {
 
 async function setNumber(testId: string, value: number): Promise<void> {
   await page.getByTestId(testId).fill(String(value))
-}
-
-/** Waits until no job runs (the progress bar is gone) and Generate can be pressed again. */
-async function idle(timeout = 60_000): Promise<void> {
-  await page.getByTestId('progress').waitFor({ state: 'detached', timeout })
-  await page.waitForFunction(
-    () => !(document.querySelector('[data-testid="generate-button"]') as HTMLButtonElement).disabled,
-    null,
-    { timeout },
-  )
 }
 
 /** Waits for a job's first progress event, so it is really running. */
@@ -84,18 +67,6 @@ function optionSpeed(mode: string) {
 async function measuredSpeeds(): Promise<ModeSpeed[]> {
   const answer = await call('packs.speeds', { packId: 'emoji32' })
   return answer.value as unknown as ModeSpeed[]
-}
-
-/** The RGBA pixels of an image on the page, at its natural size. */
-async function pixelsOf(selector: string): Promise<number[]> {
-  return page.locator(selector).evaluate((img: HTMLImageElement) => {
-    const canvas = document.createElement('canvas')
-    canvas.width = img.naturalWidth
-    canvas.height = img.naturalHeight
-    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D
-    ctx.drawImage(img, 0, 0)
-    return Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data)
-  })
 }
 
 describe('generating images in the served app', () => {
@@ -192,7 +163,7 @@ describe('generating images in the served app', () => {
     )
     await page.getByTestId('result').getByText(className, { exact: true }).waitFor()
     await page.getByTestId('result').getByText('Seed 42', { exact: true }).waitFor()
-    await idle()
+    await waitForIdle(page)
     // Unlocked, the seed moves on for the next run.
     expect(await page.getByTestId('seed-input').inputValue()).not.toBe('42')
   })
@@ -232,7 +203,7 @@ describe('generating images in the served app', () => {
     await choices.getByRole('button', { name: /^Exact teacher/ }).click()
 
     await page.getByTestId('promoted').waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
     const draft = page.getByTestId('draft-image')
     const promoted = page.getByTestId('promoted').getByTestId('result-image')
     expect(await draft.getAttribute('data-mode')).toBe('1step')
@@ -244,8 +215,8 @@ describe('generating images in the served app', () => {
         (img) => img.complete && img.naturalWidth > 0,
       ),
     )
-    const before = await pixelsOf('[data-testid="draft-image"]')
-    const after = await pixelsOf('[data-testid="promoted"] [data-testid="result-image"]')
+    const before = await pixelsOf(page, '[data-testid="draft-image"]')
+    const after = await pixelsOf(page, '[data-testid="promoted"] [data-testid="result-image"]')
     expect(after).toHaveLength(32 * 32 * 4)
     expect(after).not.toEqual(before)
 
@@ -286,7 +257,7 @@ describe('generating images in the served app', () => {
 
     const table = page.getByTestId('compare-table')
     await table.waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
     const columns = await table
       .getByTestId('compare-column')
       .evaluateAll((ths) => ths.map((th) => th.getAttribute('data-mode')))
@@ -363,7 +334,7 @@ describe('generating images in the served app', () => {
     expect(await notice.getAttribute('role')).toBe('alert')
     expect(await notice.getAttribute('data-code')).toBe('cancelled')
     expect(await notice.textContent()).toMatch(/Cancelled/)
-    await idle()
+    await waitForIdle(page)
     await page.getByTestId('cancel-button').waitFor({ state: 'detached' })
     // The cancelled job left the last result alone.
     expect(await resultJobId()).toBe(before)
@@ -375,7 +346,7 @@ describe('generating images in the served app', () => {
     await page.locator('[data-testid="result-image"][data-seed="5"]').waitFor({ timeout: 60_000 })
     expect(await resultJobId()).not.toBe(before)
     await notice.waitFor({ state: 'detached' })
-    await idle()
+    await waitForIdle(page)
   })
 
   it("shows the server's invalid_input next to the form, on the field it names", async () => {
@@ -425,7 +396,7 @@ describe('generating images in the served app', () => {
     await setMode('2step')
     await page.getByTestId('generate-button').click()
     await page.locator('[data-testid="result-image"][data-mode="2step"]').waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
 
     await setMode('custom')
     const tList = page.getByTestId('field-tList')
@@ -436,7 +407,7 @@ describe('generating images in the served app', () => {
     expect(await page.getByTestId('generate-button').isEnabled()).toBe(true)
     await page.getByTestId('generate-button').click()
     await page.locator('[data-testid="result-image"][data-mode="custom"]').waitFor({ timeout: 60_000 })
-    await idle()
+    await waitForIdle(page)
   })
 
   it('reports a host crash during a job inline, and keeps working', async () => {
@@ -451,7 +422,7 @@ describe('generating images in the served app', () => {
     await notice.waitFor({ timeout: 30_000 })
     expect(await notice.getAttribute('data-code')).toBe('host_crashed')
     expect(await notice.getAttribute('role')).toBe('alert')
-    await idle()
+    await waitForIdle(page)
     await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
 
     await setMode('1step')
@@ -463,6 +434,6 @@ describe('generating images in the served app', () => {
   })
 
   it('logged no console errors or CSP violations', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -7,37 +7,32 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page, Route } from 'playwright-core'
+import type { Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SMOKE_PACK_DIR } from '../support/packs.ts'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import type { ServedApp } from '../support/servedApp.ts'
 import { axeViolations, describeFindings, seriousOrCritical } from './axe.ts'
+import { openServedPage, type ServedPage } from './pageHelpers.ts'
 
+let app: ServedPage
 let served: ServedApp
-let browser: Browser
 let page: Page
-const consoleProblems: string[] = []
 /** Every packs.import call the page made. */
 const importCalls: string[] = []
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(SMOKE_PACK_DIR, 'manifest.json')))
     throw new Error(`no smoke pack at ${SMOKE_PACK_DIR}: run npm run models:smoke first`)
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return
-    // A refused call answers with an HTTP error status, which Chromium logs by itself.
-    if (m.text().startsWith('Failed to load resource') && m.location().url.includes('/api/call/')) return
-    consoleProblems.push(`${m.type()}: ${m.text()}`)
+  app = await openServedPage({
+    // Refused calls are part of the test.
+    allowFailedCalls: true,
+    beforeLoad: (_served, p) => {
+      p.on('request', (r) => {
+        if (r.url().includes('/api/call/packs.import')) importCalls.push(r.postData() ?? '')
+      })
+    },
   })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  page.on('request', (r) => {
-    if (r.url().includes('/api/call/packs.import')) importCalls.push(r.postData() ?? '')
-  })
-  await page.goto(served.url)
-  await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
+  ;({ served, page } = app)
   await page
     .getByTestId('pack-select')
     .locator('option', { hasText: 'Emoji 32' })
@@ -45,8 +40,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 const dialog = () => page.getByRole('dialog', { name: 'Import a model pack' })
@@ -211,6 +205,6 @@ describe('importing a model pack in the served app', () => {
   })
 
   it('logged no errors or warnings in the page', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -6,51 +6,29 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GalleryItem, GalleryPage } from '../../common/gallery.ts'
 import type { SingleMode } from '../../common/generation.ts'
 import { decodePngRgb } from '../../main/engine/output/png.ts'
-import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage, type ServedApp } from '../support/servedApp.ts'
 import { tempDir } from '../support/testApp.ts'
 import { axeViolations, seriousOrCritical } from './axe.ts'
-import { waitForGalleryCount } from './pageHelpers.ts'
+import { openServedPage, type ServedPage, waitForGalleryCount, waitForIdle } from './pageHelpers.ts'
 
+let app: ServedPage
 let served: ServedApp
-let browser: Browser
 let page: Page
-const consoleProblems: string[] = []
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true })
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return
-    // A refused call (the gallery while its folder is unusable) answers with an HTTP error status, which
-    // Chromium logs by itself.
-    if (m.text().startsWith('Failed to load resource') && m.location().url.includes('/api/call/')) return
-    consoleProblems.push(`${m.type()}: ${m.text()}`)
-  })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await page.goto(served.url)
-  await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
+  // Refused calls (the gallery while its folder is unusable) are part of the test.
+  app = await openServedPage({ context: { acceptDownloads: true }, allowFailedCalls: true })
+  ;({ served, page } = app)
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
-
-/** Waits until no job runs (the progress bar is gone) and Generate can be pressed again. */
-async function idle(timeout = 60_000): Promise<void> {
-  await page.getByTestId('progress').waitFor({ state: 'detached', timeout })
-  await page.waitForFunction(
-    () => !(document.querySelector('[data-testid="generate-button"]') as HTMLButtonElement).disabled,
-    null,
-    { timeout },
-  )
-}
 
 /** Sets seed and count, presses Generate and waits for the job's first image and for the job to end. */
 async function generate(seed: number, count: number): Promise<void> {
@@ -58,7 +36,7 @@ async function generate(seed: number, count: number): Promise<void> {
   await page.getByTestId('count-input').fill(String(count))
   await page.getByTestId('generate-button').click()
   await page.locator(`[data-testid="result-image"][data-seed="${seed}"]`).waitFor({ timeout: 60_000 })
-  await idle()
+  await waitForIdle(page)
 }
 
 /** Every image in the gallery, as the page sees it through its own contract call. */
@@ -235,6 +213,6 @@ describe('a gallery folder that cannot be written', () => {
   })
 
   it('logged no console errors or CSP violations', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -6,33 +6,23 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import type { ServedApp } from '../support/servedApp.ts'
+import { openServedPage, type ServedPage } from './pageHelpers.ts'
 
+let app: ServedPage
 let served: ServedApp
-let browser: Browser
 let page: Page
-const consoleProblems: string[] = []
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return
-    // A cancelled call answers with an HTTP error status, which Chromium logs by itself.
-    if (m.text().startsWith('Failed to load resource') && m.location().url.includes('/api/call/')) return
-    consoleProblems.push(`${m.type()}: ${m.text()}`)
-  })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await page.goto(served.url)
-  await page.getByText('Inference host ready').waitFor({ timeout: 30_000 })
+  // A cancelled call is part of the test.
+  app = await openServedPage({ allowFailedCalls: true })
+  ;({ served, page } = app)
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 /** The accessible-name check of the shell test, for the controls inside `root` (labels by `for` or wrapping). */
@@ -202,6 +192,6 @@ describe('settings, shortcuts and dialogs in the served app', () => {
   })
 
   it('logged no console errors or CSP violations', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -4,30 +4,23 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { callFromPage, launchChromium, type ServedApp, startServedApp } from '../support/servedApp.ts'
+import { callFromPage } from '../support/servedApp.ts'
 import { REPO_ROOT } from '../support/testApp.ts'
+import { openServedPage, type ServedPage } from './pageHelpers.ts'
 
-let served: ServedApp
-let browser: Browser
+let app: ServedPage
 let page: Page
-const consoleProblems: string[] = []
 
 beforeAll(async () => {
-  served = await startServedApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`${m.type()}: ${m.text()}`)
-  })
-  page.on('pageerror', (err) => consoleProblems.push(`pageerror: ${err.message}`))
-  await page.goto(served.url)
+  // The first test waits for the shell itself.
+  app = await openServedPage({ ready: async () => undefined })
+  page = app.page
 })
 
 afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+  await app?.close()
 })
 
 function call(name: string, input: object): Promise<{ ok: boolean; value: Record<string, unknown> }> {
@@ -118,6 +111,6 @@ describe('the served app shell in Chromium', () => {
   })
 
   it('logged no console errors or CSP violations', () => {
-    expect(consoleProblems).toEqual([])
+    expect(app.consoleProblems).toEqual([])
   })
 })

@@ -10,37 +10,26 @@
  * Written from the PNG specification (W3C, third edition).
  */
 import zlib from 'node:zlib'
+import {
+  crc32 as crc32Js,
+  PNG_MAX_CHUNK_LENGTH as MAX_CHUNK_LENGTH,
+  PNG_MAX_INFLATED_TEXT as MAX_INFLATED_TEXT,
+  PNG_SIGNATURE as SIGNATURE,
+} from '../../../common/pngText.ts'
 
 /** Larger images are not something this app generates; the cap also bounds what a decoder will allocate. */
 export const PNG_MAX_DIMENSION = 16384
 
-const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)
-/** The spec's limit on a chunk's length field. */
-const MAX_CHUNK_LENGTH = 0x7fffffff
-/** Compressed text beyond this is refused, so a tiny zTXt/iTXt cannot inflate into gigabytes. */
-const MAX_INFLATED_TEXT = 64 * 1024 * 1024
 const BYTES_PER_PIXEL = 3
 
 // ---------------------------------------------------------------------------------------------------------------
 // CRC-32 (ISO 3309 / ITU-T V.42, the same polynomial as zlib's)
 
-let crcTable: Uint32Array | undefined
-
-/** Table-driven CRC-32, one byte per step: the fallback for Node builds without zlib.crc32 (added in 22.2). */
-function crc32Table(data: Uint8Array): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      crcTable[n] = c >>> 0
-    }
-  }
-  const table = crcTable
-  let c = 0xffffffff
-  for (let i = 0; i < data.length; i++) c = (table[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
+/**
+ * Table-driven CRC-32, one byte per step (common/pngText.ts's, which the renderer also uses): the fallback for
+ * Node builds without zlib.crc32 (added in 22.2).
+ */
+const crc32Table = (data: Uint8Array): number => crc32Js(data)
 
 // The type declares zlib.crc32 unconditionally; the runtime check is for older Node/Electron builds, where the
 // default import still succeeds (a named import would fail at link time) and the property is simply missing.
