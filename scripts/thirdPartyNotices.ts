@@ -1,6 +1,6 @@
 /**
- * Collects the licences of everything DD Studio ships: the runtime dependencies (from package-lock.json) and
- * the packages bundled into the renderer. The About dialog shows the result; model and data licences join it
+ * Collects the licences of everything DD Studio ships: the runtime dependencies (from package-lock.json), the
+ * packages bundled into the renderer and the data files taken from other packages (models/data). The About dialog shows the result; model and data licences join it
  * from each model pack's manifest.
  */
 import fs from 'node:fs'
@@ -29,6 +29,22 @@ const TRAINING_DATA: { name: string; credit: string }[] = [
       'Twemoji by Twitter, Inc and other contributors, licensed under CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/).',
   },
 ]
+
+/**
+ * Data files that ship with the app, each with a `source` (the package it was taken from, version, licence) and
+ * the licence text beside it (`<name>.LICENSE`).
+ */
+const DATA_FILES = [{ file: 'models/data/imagenet1k-classes.json', title: 'ImageNet-1k class names' }]
+
+interface DataSource {
+  description: string
+  package: string
+  registry: string
+  version: string
+  license: string
+  homepage: string
+  wordnet?: string
+}
 
 /** Build-time packages whose code ends up inside the shipped bundles. */
 const BUNDLED = ['react', 'react-dom', 'scheduler', 'tailwindcss', 'electron']
@@ -66,6 +82,29 @@ export function collectNotices(root: string): Notice[] {
       text: licenseFile
         ? fs.readFileSync(path.join(dir, licenseFile), 'utf8').trim()
         : reconstructedLicense(dir, pkg.license, pkg.main),
+      kind: 'code',
+    })
+  }
+  for (const { file, title } of DATA_FILES) {
+    const full = path.join(root, file)
+    if (!fs.existsSync(full)) continue
+    const { source } = JSON.parse(fs.readFileSync(full, 'utf8')) as { source: DataSource }
+    const licenseFile = full.replace(/\.json$/, '.LICENSE')
+    const credit = [
+      `${file}: ${source.description}`,
+      `Taken from ${source.package} ${source.version} (${source.registry}, ${source.license}), ${source.homepage}.`,
+      source.wordnet,
+    ]
+    notices.push({
+      name: `${title} (${source.package})`,
+      version: source.version,
+      license: source.license,
+      text: [
+        credit.filter((line) => line !== undefined).join('\n'),
+        fs.existsSync(licenseFile) ? fs.readFileSync(licenseFile, 'utf8').trim() : '',
+      ]
+        .filter((part) => part !== '')
+        .join('\n\n'),
       kind: 'code',
     })
   }
