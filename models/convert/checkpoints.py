@@ -16,7 +16,6 @@ compared with the expected config. Errors name the file and say what is wrong.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import inspect
 import io
 import pickle
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ddpipe.export import sha256_file
 
 from .llamagen_arch import MODEL_CLASSES, VQ16_IGNORED_PREFIXES, expected_shapes
 
@@ -109,14 +110,6 @@ class LoadedCheckpoint:
             "weightsKey": self.weights_key,
             "loader": self.loader,
         }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def supports_weights_only() -> bool:

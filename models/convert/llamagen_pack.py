@@ -25,6 +25,7 @@ from torch import nn
 from ddpipe.common import PipelineError, atomic_path, save_json
 from ddpipe.export import (
     FORMAT_VERSION,
+    DecoderGraph,
     _assemble_dynamic,
     _onnx_export,
     _tensor_json,
@@ -34,6 +35,7 @@ from ddpipe.export import (
 )
 from ddpipe.mapping import SOLVER_NAME
 from ddpipe.noise import NOISE_SPEC, gaussian_noise_batch
+from ddpipe.student import layer_norm_plain
 
 from .checkpoints import LoadedCheckpoint
 from .llamagen_arch import LlamaGenDDStudent, LlamaGenTeacher, VQ16Decoder, apply_rope
@@ -68,13 +70,6 @@ def imagenet_class_names(path: Path = CLASSES_PATH) -> list[str]:
     return [c["synonyms"][0] for c in classes]
 
 
-def _layer_norm_plain(x: torch.Tensor, eps: float) -> torch.Tensor:
-    # Written out: torch 1.13's exporter emits an invalid node for an affine-free F.layer_norm.
-    mu = x.mean(-1, keepdim=True)
-    var = (x - mu).pow(2).mean(-1, keepdim=True)
-    return (x - mu) * torch.rsqrt(var + eps)
-
-
 class GeneratorGraph(nn.Module):
     """LlamaGenDDStudent.forward_forced + assembly with t and split_t as tensors (one graph for every step).
 
@@ -99,20 +94,9 @@ class GeneratorGraph(nn.Module):
         head = s.final_layer_conti
         shift, scale = (head.scale_shift_table[None] + cls[:, None]).unbind(1)
         hc = normed if s.cfg.conti_after_final_norm else h
-        latents = head.linear(_layer_norm_plain(hc, head.eps) * (1 + scale[:, None]) + shift[:, None])
+        latents = head.linear(layer_norm_plain(hc, head.eps) * (1 + scale[:, None]) + shift[:, None])
         ids, out = _assemble_dynamic(s.output(normed), latents, prefix_ids, tt, split_t, self.book)
         return out, ids
-
-
-class DecoderGraph(nn.Module):
-    def __init__(self, vq: VQ16Decoder):
-        super().__init__()
-        self.vq = vq
-
-    def forward(self, latents):
-        images = self.vq.decode_latents(latents)  # (B, 3, H, W) in about [-1, 1]
-        rgb = torch.clamp(torch.round((images + 1.0) * 127.5), 0.0, 255.0)
-        return rgb.permute(0, 2, 3, 1).to(torch.uint8)
 
 
 class TeacherStepGraph(nn.Module):

@@ -209,5 +209,14 @@ def resume_training(path: Path, what: str, model: nn.Module, opt: torch.optim.Op
     return int(state["step"])
 
 
+def clipped_step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, ema: "EMA") -> None:
+    """One optimiser step with the gradient norm clipped to 1, then the EMA update (teacher, student, refine)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    ema.update(unwrap(model))
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model

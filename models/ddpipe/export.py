@@ -63,7 +63,10 @@ def _assemble_dynamic(logits, latents, prefix_ids, t, split_t, book):
 
 
 class DecoderGraph(nn.Module):
-    def __init__(self, vq: VQTokenizer):
+    """Latents -> RGB uint8 NHWC, scaling and clamping in the graph. Any tokenizer with decode_latents fits
+    (the pipeline's VQ here, the converters' LlamaGen VQ-16 decoder)."""
+
+    def __init__(self, vq: nn.Module):
         super().__init__()
         self.vq = vq
 

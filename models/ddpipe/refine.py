@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .classifier import Judge
-from .common import EMA, MetricsLog, PipelineError, Progress, atomic_path, cosine_lr, resume_training, save_json, save_torch, training_device
+from .common import EMA, MetricsLog, PipelineError, Progress, atomic_path, cosine_lr, clipped_step, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .pairs import exact_teacher_tokens
 from .student import Student, build_inputs, load_student, noise_for, run_steps, student_loss, validate_student
@@ -99,11 +99,7 @@ def refine_student(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, pa
             group["lr"] = cosine_lr(step, r.steps, r.lr, r.warmup)
         logits, latents = model(x, t, classes[idx])
         loss, parts = student_loss(logits, latents, tok, t, book, cfg.student.ce_weight, cfg.student.latent_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model)
+        clipped_step(model, opt, loss, ema)
         step += 1
         if step % 50 == 0 or step == r.steps:
             log.write(stage="refine", step=step, loss=loss.item(), **{k: v.item() for k, v in parts.items()})

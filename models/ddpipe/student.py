@@ -33,6 +33,7 @@ from .common import (
     init_distributed,
     is_main_process,
     load_torch,
+    clipped_step,
     resume_training,
     save_json,
     save_torch,
@@ -182,11 +183,7 @@ def train_student(
             group["lr"] = cosine_lr(step, s.steps, s.lr, s.warmup)
         logits, latents = model(x, t, classes[idx])
         loss, parts = student_loss(logits, latents, tok, t, book, s.ce_weight, s.latent_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(unwrap(model))
+        clipped_step(model, opt, loss, ema)
         step += 1
         # Reading values back waits for the device, so it happens only when something is logged.
         if step % 50 == 0 or step == s.steps:

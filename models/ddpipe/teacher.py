@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, resume_training, save_json, save_torch, training_device
+from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, clipped_step, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map, shape_distribution
 from .transformer import Backbone, BackboneConfig, step_into
@@ -105,11 +105,7 @@ def train_teacher(
             group["lr"] = cosine_lr(step, t.steps, t.lr, t.warmup)
         logits = model(tok[idx], batch_cls)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tok[idx].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model)
+        clipped_step(model, opt, loss, ema)
         step += 1
         if step % 50 == 0 or step == t.steps:
             log.write(stage="teacher", step=step, loss=loss.item())
