@@ -6,9 +6,9 @@
  */
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
-import type { PackManifest } from './manifest.ts'
+import type { GraphSpecOf, PackManifest } from './manifest.ts'
 
-type GraphSpec = PackManifest['graphs'][keyof PackManifest['graphs']]
+type GraphSpec = GraphSpecOf
 type TensorSpec = GraphSpec['inputs'][string]
 type Kind = 'input' | 'output'
 
@@ -16,7 +16,7 @@ type Kind = 'input' | 'output'
 export async function checkGraphIo(dir: string, manifest: PackManifest): Promise<string[]> {
   const problems: string[] = []
   // One graph at a time: each session holds the whole graph in memory.
-  for (const spec of Object.values(manifest.graphs)) problems.push(...(await checkGraph(dir, spec)))
+  for (const spec of Object.values(manifest.graphs)) if (spec) problems.push(...(await checkGraph(dir, spec)))
   return problems
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
 import { checkExamples, type PackExamples } from './examples.ts'
-import { PACK_FORMAT_VERSION, type PackManifest, PackManifestSchema } from './manifest.ts'
+import { CheckedPackManifestSchema, PACK_FORMAT_VERSION, type PackManifest } from './manifest.ts'
 
 export type LoadedPack =
   | {
@@ -59,7 +59,7 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
       ],
     }
   }
-  const parsed = PackManifestSchema.safeParse(raw)
+  const parsed = CheckedPackManifestSchema.safeParse(raw)
   if (!parsed.success) return { ok: false, dir, problems: describe(parsed.error) }
   const manifest = parsed.data
 
@@ -67,9 +67,10 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
   const referenced = [
     manifest.graphs.generator.file,
     manifest.graphs.decoder.file,
-    manifest.graphs.teacherStep.file,
+    manifest.graphs.teacherStep?.file,
+    manifest.graphs.teacherScale?.file,
     manifest.codebook.file,
-  ]
+  ].filter((name): name is string => name !== undefined)
   for (const name of referenced) {
     if (!manifest.files[name]) problems.push(`manifest.json: ${name} is used but has no entry in files`)
   }

@@ -33,6 +33,14 @@ const TeacherStepSpec = GraphSpec.extend({
   headDim: z.number().int().positive(),
 })
 
+const HybridPreset = z.strictObject({
+  /** Model passes in all: DD runs plus teacher steps. */
+  steps: z.number().int().positive(),
+  start: z.number().int().nonnegative(),
+  end: z.number().int().positive(),
+  splitT: z.number().int().nonnegative(),
+})
+
 const License = z.looseObject({
   package: z.string().optional(),
   name: z.string().optional(),
@@ -56,7 +64,14 @@ export const PackManifestSchema = z.strictObject({
     kind: z.enum(['class', 'text']),
     nullClass: z.number().int().nonnegative(),
     classes: z
-      .array(z.strictObject({ index: z.number().int().nonnegative(), name: z.string().min(1).max(200) }))
+      .array(
+        z.strictObject({
+          index: z.number().int().nonnegative(),
+          name: z.string().min(1).max(200),
+          /** Revision 1.2: other names of the class (e.g. WordNet lemmas) for search and prompt matching. */
+          synonyms: z.array(z.string().min(1).max(200)).max(64).optional(),
+        }),
+      )
       .min(1)
       .max(100_000),
   }),
@@ -71,6 +86,12 @@ export const PackManifestSchema = z.strictObject({
     codebookSize: z.number().int().positive(),
     codebookDim: z.number().int().positive(),
     normalized: z.boolean(),
+    /**
+     * Revision 1.2, required by the 'var' family: the side of each scale's square token map, coarse to fine
+     * (VAR: 1,2,3,4,5,6,8,10,13,16). Tokens are stored scale after scale, row-major within a scale; the sum of
+     * the squares is `count` and the last scale is `grid`.
+     */
+    scales: z.array(z.number().int().positive().max(1024)).min(1).max(64).optional(),
   }),
   noise: z.looseObject({
     name: z.literal('dd-noise-v1'),
@@ -88,8 +109,18 @@ export const PackManifestSchema = z.strictObject({
     splitT: z.number().int().nonnegative(),
     tLists: z.record(z.string(), z.array(z.number().int().nonnegative()).min(1)),
     hybrid: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }),
+    /**
+     * Revision 1.2: the published teacher-involved schedules, fewest steps first. Each runs DD at 0 (skipped when
+     * `start` is 0), the exact teacher over steps start..end-1, and DD at `end` with its own `splitT`.
+     */
+    hybridPresets: z.array(HybridPreset).min(1).max(8).optional(),
     teacher: z.strictObject({
       cfgScale: z.number().nonnegative(),
+      /**
+       * Revision 1.2: how guidance is applied. 'constant' (the default): u + s (c - u) at every step. 'linear-scale'
+       * (VAR): at step k of K, w = s k / (K - 1) and the logits are c + w (c - u).
+       */
+      cfgSchedule: z.enum(['constant', 'linear-scale']).optional(),
       temperature: z.number().positive(),
       topK: z.number().int().nonnegative(),
       topP: z.number().gt(0).max(1),
@@ -98,7 +129,10 @@ export const PackManifestSchema = z.strictObject({
   graphs: z.strictObject({
     generator: GraphSpec,
     decoder: GraphSpec,
-    teacherStep: TeacherStepSpec,
+    /** One KV-cached token step of the AR teacher; required by the 'llamagen' family. */
+    teacherStep: TeacherStepSpec.optional(),
+    /** Revision 1.2, required by the 'var' family: the teacher's logits for every token of one scale. */
+    teacherScale: GraphSpec.optional(),
   }),
   codebook: z.strictObject({
     file: fileName,
@@ -133,4 +167,57 @@ export const PackManifestSchema = z.strictObject({
   }),
 })
 
+/**
+ * What a manifest must hold for its family, checked after the fields' own schema: a 'llamagen' pack has a
+ * teacher step graph, a 'var' pack the scales and a teacher scale graph. Not part of the generated JSON Schema
+ * (cross-field rules); the pipeline's exporters write both families to this rule and the app enforces it.
+ */
+export function familyProblems(m: z.infer<typeof PackManifestSchema>): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = []
+  if (m.family === 'llamagen') {
+    if (!m.graphs.teacherStep)
+      problems.push({ path: ['graphs', 'teacherStep'], message: "is required for family 'llamagen'" })
+    if (m.graphs.teacherScale)
+      problems.push({ path: ['graphs', 'teacherScale'], message: "belongs to family 'var', not 'llamagen'" })
+    if (m.tokens.scales)
+      problems.push({ path: ['tokens', 'scales'], message: "belongs to family 'var', not 'llamagen'" })
+  } else {
+    if (!m.graphs.teacherScale)
+      problems.push({ path: ['graphs', 'teacherScale'], message: "is required for family 'var'" })
+    if (m.graphs.teacherStep)
+      problems.push({ path: ['graphs', 'teacherStep'], message: "belongs to family 'llamagen', not 'var'" })
+    const scales = m.tokens.scales
+    if (!scales) problems.push({ path: ['tokens', 'scales'], message: "is required for family 'var'" })
+    else {
+      const total = scales.reduce((sum, s) => sum + s * s, 0)
+      if (total !== m.tokens.count)
+        problems.push({
+          path: ['tokens', 'scales'],
+          message: `squares sum to ${total}, but tokens.count is ${m.tokens.count}`,
+        })
+      const last = scales[scales.length - 1]
+      if (m.tokens.grid[0] !== last || m.tokens.grid[1] !== last)
+        problems.push({ path: ['tokens', 'scales'], message: `the last scale (${last}) is not tokens.grid` })
+    }
+  }
+  return problems
+}
+
+/** The manifest schema with the family rules: what loadPack and import parse with. */
+export const CheckedPackManifestSchema = PackManifestSchema.superRefine((m, ctx) => {
+  for (const p of familyProblems(m)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
+})
+
 export type PackManifest = z.infer<typeof PackManifestSchema>
+export type GraphName = keyof PackManifest['graphs']
+export type GraphSpecOf = z.infer<typeof GraphSpec>
+
+/** A graph the pack must have for this use; loadPack's family check makes a missing one a broken pack. */
+export function requireGraph<N extends GraphName>(
+  manifest: PackManifest,
+  name: N,
+): NonNullable<PackManifest['graphs'][N]> {
+  const spec = manifest.graphs[name]
+  if (!spec) throw new Error(`pack '${manifest.id}' (family '${manifest.family}') has no ${name} graph`)
+  return spec as NonNullable<PackManifest['graphs'][N]>
+}

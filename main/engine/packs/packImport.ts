@@ -11,7 +11,7 @@ import path from 'node:path'
 import { AppError } from '../../../common/result.ts'
 import { syncDir } from '../../app/atomicWrite.ts'
 import { loadPack } from './loadPack.ts'
-import { type PackManifest, PackManifestSchema } from './manifest.ts'
+import { CheckedPackManifestSchema, type PackManifest } from './manifest.ts'
 import { fingerprintFolder, type PackLoadCache } from './packCache.ts'
 import type { PackEntry, RegistryLog } from './registryTypes.ts'
 import { assertNotLink, copyRegularFile, readSmallFile, writeNewFile } from './safeFiles.ts'
@@ -169,9 +169,9 @@ export class PackImporter {
     }
     if (!bytes) return reject()
     await writeNewFile(path.join(staging, 'manifest.json'), [bytes])
-    let parsed: ReturnType<typeof PackManifestSchema.safeParse>
+    let parsed: ReturnType<typeof CheckedPackManifestSchema.safeParse>
     try {
-      parsed = PackManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)))
+      parsed = CheckedPackManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)))
     } catch {
       return reject()
     }

@@ -15,6 +15,7 @@ import * as ort from 'onnxruntime-node'
 import { AppError } from '../../../common/result.ts'
 import { noiseInternals } from '../noise.ts'
 import type { PackRuntime } from '../packRuntime.ts'
+import { requireGraph } from '../packs/manifest.ts'
 import { flowMapSupport } from './flowMap.ts'
 import { sampleCategorical, shapeDistribution, type TeacherSampling } from './shaping.ts'
 
@@ -142,7 +143,7 @@ export async function sampleTeacher(
 ): Promise<Int32Array> {
   const n = rt.manifest.tokens.count
   const vocab = rt.manifest.tokens.codebookSize
-  const { layers, heads, headDim } = rt.manifest.graphs.teacherStep
+  const { layers, heads, headDim } = requireGraph(rt.manifest, 'teacherStep')
   const b = input.classes.length
   const start = range.start ?? 0
   const stop = range.stop ?? n

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node'
 import { AppError } from '../../../common/result.ts'
 import type { ExecutionProviderName } from '../../../common/types.ts'
 import { graphIoProblems } from '../packs/graphCheck.ts'
-import type { PackManifest } from '../packs/manifest.ts'
+import { type PackManifest, requireGraph } from '../packs/manifest.ts'
 
 export type GraphName = 'generator' | 'decoder' | 'teacherStep'
 
@@ -131,7 +131,7 @@ export class PackSessions {
   }
 
   private async load(name: GraphName): Promise<LoadedGraph> {
-    const spec = this.manifest.graphs[name]
+    const spec = requireGraph(this.manifest, name)
     const file = path.join(this.dir, spec.file)
     const fallbacks: LoadedGraph['fallbacks'] = []
     for (const provider of this.providers) {
@@ -186,7 +186,7 @@ export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<str
     case 'decoder':
       return { latents: new ort.Tensor('float32', new Float32Array(n * d), [1, n, d]) }
     case 'teacherStep': {
-      const { layers, heads, headDim } = manifest.graphs.teacherStep
+      const { layers, heads, headDim } = requireGraph(manifest, 'teacherStep')
       return {
         ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
         class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
