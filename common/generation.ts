@@ -173,7 +173,8 @@ export interface PackSummary {
   licenses: PackLicense[]
   /** What the pack is conditioned on: its classes, or a text prompt; null for a pack that did not load. */
   conditioning: 'class' | 'text' | null
-  classes: { index: number; name: string }[]
+  /** `synonyms`: other names of the class (e.g. WordNet lemmas) for search and prompt matching, when the pack has them. */
+  classes: { index: number; name: string; synonyms?: string[] }[]
   image: { width: number; height: number } | null
   tokens: number | null
   /** The pack's default settings for each mode. */

@@ -103,7 +103,13 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
     description: m?.description ?? null,
     licenses: m ? m.licenses.map(licenseOf) : [],
     conditioning: m ? m.conditioning.kind : null,
-    classes: m ? m.conditioning.classes.map((c) => ({ index: c.index, name: c.name })) : [],
+    classes: m
+      ? m.conditioning.classes.map((c) => ({
+          index: c.index,
+          name: c.name,
+          ...(c.synonyms?.length ? { synonyms: c.synonyms } : {}),
+        }))
+      : [],
     image: m ? { width: m.image.width, height: m.image.height } : null,
     tokens: m?.tokens.count ?? null,
     defaults: m
