@@ -505,3 +505,50 @@ export function searchClasses(
   }
   return out.slice(0, limit)
 }
+
+/**
+ * What a prompt box makes of free text for a class-only pack: one class when a match is better than every other
+ * (a kind of match, or more of the text's words, that no other class has), several to choose from when the best
+ * matches tie ('retriever', 'crane'), or none. A prefix or a part of a word still picks a class when it is the
+ * only one, so the choice follows the text while it is being typed ("golden retr").
+ */
+export type TextToClass =
+  | {
+      kind: 'picked'
+      match: ClassMatch
+      /** The next best matches (weaker ones), for "not this one?". */
+      others: ClassMatch[]
+      reason: string
+    }
+  | {
+      kind: 'ambiguous'
+      /** The tied best matches first, then weaker ones, up to the limit. */
+      candidates: ClassMatch[]
+      /** How many classes tie for the best match (may be more than `candidates` holds). */
+      tied: number
+      reason: string
+    }
+  | { kind: 'none'; reason: string }
+
+export function classFromText(
+  prepared: PreparedClasses,
+  text: string,
+  options: { limit?: number } = {},
+): TextToClass {
+  const limit = Math.max(1, options.limit ?? 5)
+  // Every match is ranked anyway; taking them all lets the ties be counted.
+  const result = matchClasses(prepared, text, { limit: Number.POSITIVE_INFINITY })
+  const [first, second] = result.matches
+  if (first === undefined) return { kind: 'none', reason: result.reason }
+  const ties = (m: ClassMatch) => m.kind === first.kind && m.matchedWords.length === first.matchedWords.length
+  if (second === undefined || !ties(second))
+    return { kind: 'picked', match: first, others: result.matches.slice(1, limit), reason: result.reason }
+  const tied = result.matches.filter(ties).length
+  const words = normaliseWords(text).join(' ')
+  return {
+    kind: 'ambiguous',
+    candidates: result.matches.slice(0, limit),
+    tied,
+    reason: `${tied} classes match '${words}' equally well`,
+  }
+}

@@ -10,6 +10,14 @@
  */
 import { z } from 'zod'
 import {
+  CHECKPOINT_FAMILIES,
+  CHECKPOINT_ROLES,
+  CHECKPOINT_SIZES,
+  type ConverterCheck,
+  type ConvertJob,
+  FAMILIES,
+} from './convert.ts'
+import {
   type GalleryChange,
   type GalleryDeleteResult,
   type GalleryItem,
@@ -74,6 +82,36 @@ const absolutePath = z
   )
 
 const jobId = z.string().regex(/^[0-9a-f-]{36}$/, 'must be a job id (a UUID)')
+
+const packId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a pack id (lower-case letters, digits and dashes)')
+
+/** A conversion of official checkpoint files; the size must be one of the family's. */
+export const ConvertStartSchema = z
+  .strictObject({
+    family: z.enum(CHECKPOINT_FAMILIES),
+    size: z.enum(CHECKPOINT_SIZES),
+    student: absolutePath,
+    teacher: absolutePath,
+    /** LlamaGen: the VQ-16 tokenizer; VAR: the multi-scale VQVAE. */
+    tokenizer: absolutePath,
+    /** The new pack's id; the converter's default for the model when omitted. */
+    id: packId.optional(),
+    /** Half-precision graphs, for GPU execution providers. */
+    fp16: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    const family = FAMILIES[v.family]
+    if (!family.sizes.includes(v.size))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['size'],
+        message: `must be one of ${family.sizes.join(', ')} for ${family.label}`,
+      })
+  })
 
 export const SettingsSchema = z.strictObject({
   theme: z.enum(['dark', 'light']),
@@ -202,10 +240,47 @@ export const contract = {
     input: z.strictObject({ id: galleryIdSchema }),
     example: { id: '2026-11-26/101500-emoji32-1step-42.png' },
   }),
+  'convert.check': invoke<ConverterCheck>()({
+    summary:
+      'Whether the Python that converts official checkpoints is there with torch and onnx; what to do if not.',
+    input: z.strictObject({}),
+    example: {},
+  }),
+  'convert.start': invoke<ConvertJob>()({
+    summary:
+      'Convert official checkpoint files into a pack in the models folder (one at a time); progress comes as convert.onProgress.',
+    input: ConvertStartSchema,
+    example: {
+      family: 'llamagen',
+      size: 'B',
+      student: '/home/me/Downloads/llamagen-B.pt',
+      teacher: '/home/me/Downloads/c2i_B_256.pt',
+      tokenizer: '/home/me/Downloads/vq_ds16_c2i.pt',
+    },
+  }),
+  'convert.cancel': invoke<ConvertJob>()({
+    summary: 'Stop a conversion; answers once the converter has stopped and its files are gone.',
+    input: z.strictObject({ jobId }),
+    example: { jobId: '00000000-0000-4000-8000-000000000000' },
+  }),
+  'convert.list': invoke<ConvertJob[]>()({
+    summary: 'The running conversion and the ones that ended since the app started, newest first.',
+    input: z.strictObject({}),
+    example: {},
+  }),
+  'convert.pickFile': invoke<string | null>()({
+    summary:
+      "Choose one checkpoint file in the system's file dialog (desktop app only); null when the user cancels.",
+    input: z.strictObject({ family: z.enum(CHECKPOINT_FAMILIES), role: z.enum(CHECKPOINT_ROLES) }),
+    example: { family: 'llamagen', role: 'student' },
+  }),
   'host.onState': event<HostStatus>('The inference host started, crashed, restarted or gave up.'),
   'app.onLog': event<LogEntry>('A log line from main or the inference host.'),
   'jobs.onProgress': event<JobProgress>('Progress of a running generation job.'),
   'jobs.onChange': event<JobSummary[]>('A job was queued, started, finished, failed or was cancelled.'),
+  'convert.onProgress': event<ConvertJob>(
+    'A conversion moved on (stage, progress) or ended (done with its pack, failed, cancelled).',
+  ),
   'packs.onChange': event<PackSummary[]>('The models folder changed and the packs were scanned again.'),
   'gallery.onChange': event<GalleryChange>(
     'Images were saved, marked, deleted or restored, or the index was rebuilt.',

@@ -15,6 +15,35 @@ export type GenerationMode = (typeof GENERATION_MODES)[number]
 export const MAX_IMAGES_PER_JOB = 64
 export const MAX_SEED = 2 ** 32 - 1
 
+/** The model families a pack can hold (models/PACK_FORMAT.md): LlamaGen makes a token per step, VAR a scale. */
+export type PackFamily = 'llamagen' | 'var'
+
+/**
+ * What a pack's autoregressive steps are and how many the teacher takes: tokens for LlamaGen (e.g. 256), scales
+ * for VAR (10). Every t, t_list entry and hybrid bound of a request counts these.
+ */
+export interface StepUnits {
+  unit: 'token' | 'scale'
+  count: number
+}
+
+/** One published teacher-involved schedule of a pack (its manifest's `sampling.hybridPresets`). */
+export interface HybridPreset {
+  /** Model passes in all: DD runs plus teacher steps. */
+  steps: number
+  start: number
+  end: number
+  splitT: number
+}
+
+/** A hybrid schedule: DD at 0 (unless start is 0), the exact teacher over start..end-1, DD at end (unless the last). */
+export interface HybridSettings {
+  start: number
+  end: number
+  /** split_t of the DD runs; the pack's matching preset's, else the pack's own, when a request leaves it out. */
+  splitT: number
+}
+
 const packId = z
   .string()
   .min(1)
@@ -47,8 +76,14 @@ export const GenerateRequestSchema = z.strictObject({
    * pack's), 'custom' any (required). In a 'compare' job it is the 'custom' list; '2step' there keeps the pack's.
    */
   tList: z.array(z.number().int('must be an integer').min(0)).min(1).max(64).optional(),
+  /** The hybrid schedule, in the pack's steps (tokens or scales); what is left out comes from the pack. */
   hybrid: z
-    .strictObject({ start: z.number().int().min(0), end: z.number().int().min(1) })
+    .strictObject({
+      start: z.number().int().min(0),
+      end: z.number().int().min(1),
+      /** split_t of the hybrid's DD runs (a published preset's own value, e.g. 5 for VAR's 3-step preset). */
+      splitT: z.number().int().min(0),
+    })
     .partial()
     .optional(),
   teacher: TeacherParamsSchema.partial().optional(),
@@ -58,12 +93,21 @@ export const GenerateRequestSchema = z.strictObject({
 export type GenerateRequest = z.infer<typeof GenerateRequestSchema>
 
 /**
+ * Model passes of a hybrid schedule: DD at 0 unless the teacher starts at 0, a teacher step for each of
+ * start..end-1, and DD at `end` unless the teacher ran to the last of the pack's `steps`.
+ */
+export function hybridSteps(hybrid: { start: number; end: number }, steps: number): number {
+  return (hybrid.start > 0 ? 1 : 0) + (hybrid.end - hybrid.start) + (hybrid.end < steps ? 1 : 0)
+}
+
+/**
  * Model passes one mode takes (generator runs, teacher steps): what progress counts, and the UI's cost hint.
- * The engine and the renderer both use this one definition.
+ * `steps` is the pack's step count (StepUnits.count): the teacher's passes. The engine and the renderer both use
+ * this one definition.
  */
 export function modelSteps(
   mode: SingleMode,
-  tokens: number,
+  steps: number,
   settings: { twoStepTList: number[]; tList: number[]; hybrid: { start: number; end: number } },
 ): number {
   switch (mode) {
@@ -74,10 +118,10 @@ export function modelSteps(
     case 'custom':
       return settings.tList.length
     case 'hybrid':
-      return 2 + settings.hybrid.end - settings.hybrid.start
+      return hybridSteps(settings.hybrid, steps)
     case 'ar':
     case 'exact':
-      return tokens
+      return steps
   }
 }
 
@@ -93,7 +137,11 @@ export interface Timings {
 export interface TokenAgreement {
   /** Share of tokens identical to the exact teacher's on the same noise, 0..1. */
   identical: number
-  /** Per position, the share of this job's images whose token differs from the exact teacher's. */
+  /**
+   * Per position of the image's token grid, row-major, the share of this job's images whose token differs from
+   * the exact teacher's: every token of a LlamaGen pack; the last (finest) scale of a VAR pack, whose grid is
+   * the image's (its coarser scales count in `identical` only).
+   */
   disagreement: number[]
 }
 
@@ -124,6 +172,8 @@ export interface GenerationResult {
   images: GeneratedImage[]
   /** Per mode, over the whole job. */
   modeTimings: Record<string, Timings>
+  /** Per mode, the model passes one run took (what its timings are for: a hybrid preset's 3 or 6 steps). */
+  modeSteps: Record<string, number>
   /** Creating the pack's sessions for this job (0 when they were already loaded); not part of any mode's timings. */
   loadMs: number
   agreement: Record<string, TokenAgreement>
@@ -177,11 +227,17 @@ export interface PackSummary {
   classes: { index: number; name: string; synonyms?: string[] }[]
   image: { width: number; height: number } | null
   tokens: number | null
-  /** The pack's default settings for each mode. */
+  /** The model family; null for a pack that did not load. */
+  family: PackFamily | null
+  /** What a step is (token or scale) and how many the teacher takes; null for a pack that did not load. */
+  steps: StepUnits | null
+  /** The pack's default settings for each mode, in its steps. */
   defaults: {
     tLists: Record<string, number[]>
     splitT: number
-    hybrid: { start: number; end: number }
+    hybrid: HybridSettings
+    /** The published hybrid schedules, fewest steps first; empty when the pack has none. */
+    hybridPresets: HybridPreset[]
     teacher: TeacherParams
   } | null
   /** Real training images per class, for the class picker; null when the pack has none (or none usable). */
@@ -204,6 +260,8 @@ export interface PackExamplesInfo {
 /** This machine's measured speed of one mode on one pack (what the Steps options show). */
 export interface ModeSpeed {
   mode: SingleMode
+  /** Model passes of the measured runs, when known (a hybrid's depends on its schedule). */
+  steps?: number
   /** Median total milliseconds per image (batch 1), over the last measurements. */
   msPerImage: number
   samples: number

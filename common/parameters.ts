@@ -63,7 +63,15 @@ export const DdStudioMetadataSchema = z.object({
   /** The DD trajectory of the image's mode; for the teacher modes and 'hybrid' the job's list, unused. */
   tList: z.array(wholeNumber).min(1, 'must not be empty'),
   splitT: wholeNumber,
-  hybrid: z.object({ start: wholeNumber, end: wholeNumber }),
+  /** The hybrid schedule; `splitT` is its DD runs' split_t (left out by versions before hybrid presets). */
+  hybrid: z.object({ start: wholeNumber, end: wholeNumber, splitT: wholeNumber.optional() }),
+  /**
+   * What the pack's steps are and how many the teacher takes (10 scales, 256 tokens): t, tList and hybrid count
+   * these. Left out by versions before VAR packs, whose packs all counted tokens.
+   */
+  steps: z.object({ unit: z.enum(['token', 'scale']), count: z.number().int().positive() }).optional(),
+  /** How guidance was applied ('constant' when left out): see the pack format's cfgSchedule. */
+  cfgSchedule: z.enum(['constant', 'linear-scale']).optional(),
   teacher: TeacherParamsSchema,
   providers: z.record(z.string(), z.string()).optional(),
   timingsMs: z.record(z.string(), z.number()).optional(),
@@ -84,6 +92,7 @@ export type ParametersSource = Pick<
   | 'splitT'
   | 'hybrid'
   | 'teacher'
+  | 'steps'
 >
 
 function describeIssues(what: string, error: z.ZodError): string {
@@ -137,8 +146,9 @@ export interface FormatOptions {
   width?: number
   height?: number
   /**
-   * The pack's token count: the number of model passes of the teacher modes. "Steps" is left out for 'ar' and
-   * 'exact' when unknown; the DD modes and 'hybrid' need only the metadata.
+   * The pack's step count (tokens, or scales for VAR): the model passes of the teacher modes. Taken from the
+   * metadata's `steps` when not given; "Steps" is left out for 'ar' and 'exact' when neither says. A hybrid
+   * whose pack is unknown counts its final DD run.
    */
   tokens?: number
 }
@@ -152,9 +162,14 @@ export function formatParameters(metadata: ParametersSource, options: FormatOpti
   const { mode, teacher, hybrid, tList } = metadata
   const settings: [string, string][] = []
   const teacherMode = mode === 'ar' || mode === 'exact'
-  if (!teacherMode || options.tokens !== undefined) {
+  const packSteps = options.tokens ?? metadata.steps?.count
+  if (!teacherMode || packSteps !== undefined) {
     // The metadata's tList is the mode's own trajectory, which is also what '2step' runs.
-    const steps = modelSteps(mode, options.tokens ?? 0, { twoStepTList: tList, tList, hybrid })
+    const steps = modelSteps(mode, packSteps ?? Number.POSITIVE_INFINITY, {
+      twoStepTList: tList,
+      tList,
+      hybrid,
+    })
     settings.push(['Steps', String(steps)])
   }
   settings.push(['Sampler', SAMPLER_NAMES[mode]])
@@ -170,6 +185,8 @@ export function formatParameters(metadata: ParametersSource, options: FormatOpti
   settings.push(['T list', tList.join(', ')])
   settings.push(['Split t', String(metadata.splitT)])
   settings.push(['Hybrid', `${hybrid.start}-${hybrid.end}`])
+  if (hybrid.splitT !== undefined) settings.push(['Hybrid split t', String(hybrid.splitT)])
+  if (metadata.steps?.unit === 'scale') settings.push(['Step unit', 'scale'])
   settings.push(['Temperature', String(teacher.temperature)])
   settings.push(['Top k', String(teacher.topK)])
   settings.push(['Top p', String(teacher.topP)])
@@ -282,7 +299,11 @@ export function settingsFromMetadata(ourJson: unknown): GenerateRequest {
     mode: m.mode,
     class: m.class.index,
     seed: m.seed,
-    hybrid: { start: m.hybrid.start, end: m.hybrid.end },
+    hybrid: {
+      start: m.hybrid.start,
+      end: m.hybrid.end,
+      ...(m.hybrid.splitT !== undefined ? { splitT: m.hybrid.splitT } : {}),
+    },
     teacher: { ...m.teacher },
   }
   // '1step' always runs [0], and the teacher modes and 'hybrid' carry a list they did not use.
@@ -328,6 +349,7 @@ const DD_INFORMATIONAL = new Set([
   'Noise',
   'Pack version',
   'Version',
+  'Step unit',
 ])
 
 function parseWhole(value: string, min: number, max: number): number | null {
@@ -423,7 +445,12 @@ export function settingsFromA1111(parsed: ParsedParameters): A1111Settings {
         ? { start: Number(match[1]), end: Number(match[2]) }
         : new Unusable('is not a range like 4-12')
     })
-    if (hybrid !== undefined) request.hybrid = hybrid
+    const hybridSplitT = take(
+      'Hybrid split t',
+      (v) => parseWhole(v, 0, Number.MAX_SAFE_INTEGER) ?? new Unusable('is not a whole number'),
+    )
+    if (hybrid !== undefined)
+      request.hybrid = hybridSplitT === undefined ? hybrid : { ...hybrid, splitT: hybridSplitT }
     const temperature = take('Temperature', (v) => {
       const n = parseDecimal(v)
       return n !== null && n > 0 && n <= 10 ? n : new Unusable('is not a number above 0 and at most 10')

@@ -3,6 +3,7 @@
  * handlers for every contract method and the event bus. Electron-free, so tests build the same app.
  */
 import path from 'node:path'
+import { FAMILIES } from '../../common/convert.ts'
 import { AppError } from '../../common/result.ts'
 import type { Settings, ShellCapabilities, SystemInfo } from '../../common/types.ts'
 import { urlPathOfId } from '../gallery/galleryFiles.ts'
@@ -11,6 +12,8 @@ import type { HostLauncher } from '../host/protocol.ts'
 import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
 import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
 import { EventBus } from '../ipc/eventBus.ts'
+import { findAppRoot } from '../services/converterCli.ts'
+import { ConvertService } from '../services/convertService.ts'
 import { GalleryService } from '../services/galleryService.ts'
 import { JobService } from '../services/jobService.ts'
 import { PackService } from '../services/packService.ts'
@@ -38,6 +41,8 @@ export interface AppOptions {
    * and the CLI, where the methods that need it answer 'unavailable'.
    */
   desktop?: DesktopShell
+  /** The converter of official checkpoints: the app root it runs in and its environment (tests). */
+  convert?: { appRoot?: string; pythonPath?: string; env?: NodeJS.ProcessEnv }
   gallery?: {
     /**
      * Where deleted images go (default: the trash folder inside the gallery; with `desktop`, that folder
@@ -58,6 +63,7 @@ export interface App {
   jobs: JobService
   gallery: GalleryService
   speeds: SpeedService
+  convert: ConvertService
   close(): Promise<void>
 }
 
@@ -94,6 +100,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     log: (level, message) => log(level, 'main', message),
     onChange: (list) => events.emit('packs.onChange', list),
     watch: options.watchPacks ?? options.shell !== 'cli',
+  })
+
+  const convert = await ConvertService.open({
+    userDir: settings.get().modelsDir,
+    packs,
+    appRoot: options.convert?.appRoot ?? findAppRoot(),
+    pythonPath: options.convert?.pythonPath,
+    env: options.convert?.env,
+    onProgress: (job) => events.emit('convert.onProgress', job),
+    onPacksChange: (list) => events.emit('packs.onChange', list),
+    log: (level, message) => log(level, 'main', message),
   })
 
   const speeds = await SpeedService.open({ dataDir: options.dataDir, warn: (m) => log('warn', 'main', m) })
@@ -170,6 +187,26 @@ export async function createApp(options: AppOptions): Promise<App> {
       const id = packId ?? packs.list().find((p) => p.isDefault)?.id
       return id ? speeds.speeds(id) : []
     },
+    'convert.check': () => convert.check(),
+    'convert.start': (request) => convert.start(request),
+    'convert.cancel': ({ jobId }) => convert.cancel(jobId),
+    'convert.list': () => convert.list(),
+    'convert.pickFile': async ({ family, role }, ctx) => {
+      const shell = desktopFor('convert.pickFile', 'choosing a file in a file dialog')
+      if (!ctx.sender)
+        throw new AppError(
+          'unavailable',
+          'convert.pickFile: only a call from an app window can open a file dialog',
+        )
+      const info = FAMILIES[family]
+      return shell.pickFile(ctx.sender, {
+        title: `Choose the ${info.files[role]} file`,
+        filters: [
+          { name: 'Checkpoints', extensions: ['pt', 'pth', 'bin', 'ckpt', 'safetensors'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      })
+    },
     'jobs.submit': (request) => jobs.submit(request),
     'jobs.wait': ({ jobId }) => jobs.wait(jobId),
     'jobs.cancel': ({ jobId }) => (jobId !== undefined ? [jobs.cancel(jobId)] : jobs.cancelAll()),
@@ -224,8 +261,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     jobs,
     gallery,
     speeds,
+    convert,
     close: async () => {
       jobs.cancelAll()
+      // Stopped first: its staging folder goes before the app does.
+      await convert.close()
       packs.close()
       // After the running job's images are saved: close waits for the save in progress.
       await gallery.close()

@@ -15,4 +15,15 @@ export interface DesktopShell {
   startDrag(sender: SenderHandle, file: string, icon: string): void | Promise<void>
   /** Moves a file to the system's trash (Electron: shell.trashItem); rejects when it cannot. */
   trashItem(file: string): Promise<void>
+  /**
+   * Asks the user for one existing file in the system's file dialog, attached to the window that made the call
+   * (Electron: dialog.showOpenDialog); resolves to its absolute path, or null when the user cancels.
+   */
+  pickFile(sender: SenderHandle, options: PickFileOptions): Promise<string | null>
+}
+
+export interface PickFileOptions {
+  title: string
+  /** Offered file types; extensions without the dot, '*' for any. */
+  filters: { name: string; extensions: string[] }[]
 }

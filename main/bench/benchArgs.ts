@@ -28,8 +28,8 @@ after loading the sessions and warming up.
 
 /**
  * The counts a run uses, from one knob (`--images`, default 200): the DD modes take that many batch-1 samples
- * and that many images per batch size; the teacher modes, one model run per token, take a tenth (at least 3
- * samples, at least one batch); the memory run makes five times as many 1-step images (1,000 by default).
+ * and that many images per batch size; the teacher modes, one model run per token (or scale), take a tenth (at
+ * least 3 samples, at least one batch); the memory run makes five times as many 1-step images (1,000 by default).
  */
 export function countsFor(images: number): BenchCounts {
   const teacher = Math.max(3, Math.round(images / 10))

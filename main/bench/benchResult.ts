@@ -12,7 +12,7 @@ export const BENCH_FORMAT_VERSION = 1
 /** The modes the benchmark runs, fastest first. */
 export const BENCH_MODES = ['1step', '2step', 'hybrid', 'exact', 'ar'] as const
 export type BenchMode = (typeof BENCH_MODES)[number]
-/** Modes that run the teacher once per token: slow, so they get fewer repetitions. */
+/** Modes that run the teacher once per step (token or scale): slow, so they get fewer repetitions. */
 export const TEACHER_MODES: readonly BenchMode[] = ['hybrid', 'exact', 'ar']
 
 // Zod 4 numbers are finite: a NaN or Infinity (null once in JSON) fails validation instead of reaching a reader.
@@ -21,7 +21,7 @@ const nonNeg = num.min(0)
 const ms = nonNeg
 const count = z.number().int().min(0)
 const provider = z.enum(EXECUTION_PROVIDERS)
-const graphName = z.enum(['generator', 'decoder', 'teacherStep'])
+const graphName = z.enum(['generator', 'decoder', 'teacherStep', 'teacherScale'])
 
 const SummarySchema = z.object({ n: count, min: ms, mean: ms, p50: ms, p90: ms, max: ms })
 
@@ -103,6 +103,8 @@ export const BenchResultSchema = z.object({
     manifestSha256: z.string(),
     dir: z.string(),
     tokens: count,
+    /** What a step is and how many the teacher takes; left out by results from before VAR packs (tokens). */
+    steps: z.object({ unit: z.enum(['token', 'scale']), count: z.number().int().min(1) }).optional(),
     width: count,
     height: count,
   }),

@@ -17,12 +17,12 @@ import v8 from 'node:v8'
 import vm from 'node:vm'
 import type { ExecutionProviderName, ProviderProbe } from '../../common/types.ts'
 import { APP_VERSION } from '../app/appMeta.ts'
-import { generate } from '../engine/generate.ts'
+import { generate, graphsFor } from '../engine/generate.ts'
 import { openPackRuntime } from '../engine/packRuntime.ts'
 import type { PackManifest } from '../engine/packs/manifest.ts'
 import { planGeneration } from '../engine/plan.ts'
 import { ortVersion } from '../engine/providers.ts'
-import type { GraphName } from '../engine/sessions/packSessions.ts'
+import { stepUnitsOf } from '../engine/steps.ts'
 import {
   BENCH_FORMAT,
   BENCH_FORMAT_VERSION,
@@ -86,14 +86,6 @@ interface MemoryPoint {
   heapUsedBytes: number
 }
 
-const GRAPHS_OF: Record<BenchMode, GraphName[]> = {
-  '1step': ['generator', 'decoder'],
-  '2step': ['generator', 'decoder'],
-  hybrid: ['generator', 'teacherStep', 'decoder'],
-  exact: ['teacherStep', 'decoder'],
-  ar: ['teacherStep', 'decoder'],
-}
-
 const isTeacherMode = (mode: BenchMode) => TEACHER_MODES.includes(mode)
 
 export async function runBenchmark(options: BenchOptions): Promise<BenchResult> {
@@ -119,7 +111,8 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
   try {
     const graphs: BenchResult['load']['graphs'] = []
     const fallbacks: BenchResult['provider']['fallbacks'] = []
-    for (const graph of new Set(modes.flatMap((m) => GRAPHS_OF[m]))) {
+    // The graphs the engine loads for these modes: the family's teacher (teacherStep or teacherScale) included.
+    for (const graph of graphsFor(modes, manifest)) {
       const t0 = performance.now()
       const loaded = await rt.sessions.graph(graph)
       graphs.push({
@@ -267,6 +260,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
         manifestSha256: pack.manifestSha256,
         dir: pack.dir,
         tokens: manifest.tokens.count,
+        steps: stepUnitsOf(manifest),
         width: manifest.image.width,
         height: manifest.image.height,
       },

@@ -1,9 +1,9 @@
 /**
- * The desktop shell's part of the gallery (see app/desktop.ts): show a file in the system's file manager,
- * drag a file out to other apps from the window that asked, and the system trash. The paths come from the
- * app core already confined to the gallery folder.
+ * The desktop shell (see app/desktop.ts): show a file in the system's file manager, drag a file out to other
+ * apps from the window that asked, and the system trash, for the gallery (the paths come from the app core
+ * already confined to the gallery folder); and the file dialog in which the user picks checkpoint files.
  */
-import { nativeImage, shell } from 'electron'
+import { BrowserWindow, dialog, nativeImage, shell } from 'electron'
 import { AppError } from '../../common/result.ts'
 import type { DesktopShell } from '../app/desktop.ts'
 import { THUMB_SIZE } from '../gallery/thumbnails.ts'
@@ -19,6 +19,17 @@ export function electronDesktop(): DesktopShell {
       contents.startDrag({ file, icon: dragIcon(icon) })
     },
     trashItem: (file) => shell.trashItem(file),
+    pickFile: async (sender, options) => {
+      const contents = webContentsOf(sender)
+      const window = contents ? BrowserWindow.fromWebContents(contents) : null
+      if (!window) throw new AppError('unavailable', 'convert.pickFile: the window that asked is gone')
+      const picked = await dialog.showOpenDialog(window, {
+        title: options.title,
+        properties: ['openFile'],
+        filters: options.filters,
+      })
+      return picked.canceled ? null : (picked.filePaths[0] ?? null)
+    },
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * One generation job in the inference host: noise for every image, the plan's modes on that same noise, decode,
  * PNG with metadata. Timings are split into token generation, decode and the rest; compare jobs report each
- * mode's token agreement with the exact teacher.
+ * mode's token agreement with the exact teacher. Progress counts model passes in the pack's steps (tokens for
+ * LlamaGen, scales for VAR).
  */
 import {
   type GeneratedImage,
@@ -15,6 +16,7 @@ import { formatParameters, METADATA_KEY, PARAMETERS_KEY } from '../../common/par
 import { batchSeed, gaussianNoiseBatch, NOISE_SPEC } from './noise.ts'
 import { encodePng } from './output/png.ts'
 import type { PackRuntime } from './packRuntime.ts'
+import type { PackManifest } from './packs/manifest.ts'
 import type { GenerationPlan } from './plan.ts'
 import {
   decodeLatents,
@@ -29,6 +31,7 @@ import {
   type TokensOut,
 } from './sampling/samplers.ts'
 import type { GraphName } from './sessions/packSessions.ts'
+import { agreementWindow } from './steps.ts'
 
 export interface JobHooks {
   onProgress?: (step: number, total: number, etaMs: number | null) => void
@@ -67,7 +70,7 @@ async function runMode(
     case 'custom':
       return sampleDD(rt, input, plan.tList, plan.splitT, hooks)
     case 'hybrid':
-      return sampleHybrid(rt, input, plan.hybrid, plan.splitT, plan.teacher, hooks)
+      return sampleHybrid(rt, input, plan.hybrid, plan.teacher, hooks)
     case 'exact': {
       const ids = await sampleTeacher(rt, input, plan.teacher, exactChooser(rt, input.noise), hooks)
       return { ids, latents: latentsOf(rt, ids) }
@@ -79,13 +82,26 @@ async function runMode(
   }
 }
 
-export function tokenAgreement(ids: Int32Array, reference: Int32Array, tokens: number): TokenAgreement {
+/**
+ * How far ids agree with the reference's: `identical` over every token of every image, `disagreement` per
+ * position of `window` (the token grid that lays over the image: all tokens, or a VAR pack's last scale).
+ */
+export function tokenAgreement(
+  ids: Int32Array,
+  reference: Int32Array,
+  tokens: number,
+  window: { from: number; length: number } = { from: 0, length: tokens },
+): TokenAgreement {
   const images = ids.length / tokens
-  const differs = new Array<number>(tokens).fill(0)
+  const differs = new Array<number>(window.length).fill(0)
   let same = 0
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] === reference[i]) same++
-    else differs[i % tokens] = (differs[i % tokens] as number) + 1
+    if (ids[i] === reference[i]) {
+      same++
+      continue
+    }
+    const at = (i % tokens) - window.from
+    if (at >= 0 && at < window.length) differs[at] = (differs[at] as number) + 1
   }
   return { identical: ids.length ? same / ids.length : 1, disagreement: differs.map((c) => c / images) }
 }
@@ -107,11 +123,13 @@ export async function generate(
   const { width, height } = m.image
   // 'exact' runs first in a compare job so every other mode can be measured against it.
   const modes = [...plan.modes].sort((a, b) => Number(b === 'exact') - Number(a === 'exact'))
-  const totalSteps = modes.reduce((sum, mode) => sum + modelSteps(mode, tokens, plan), 0)
+  const stepsOf = (mode: SingleMode) => modelSteps(mode, plan.steps.count, plan)
+  const totalSteps = modes.reduce((sum, mode) => sum + stepsOf(mode), 0)
+  const window = agreementWindow(m)
   // Sessions are created (and warmed up) before the clock starts: a mode's timings measure sampling, and the
   // one-off load is reported on its own.
   const loadStarted = performance.now()
-  for (const graph of graphsFor(modes)) await rt.sessions.graph(graph)
+  for (const graph of graphsFor(modes, m)) await rt.sessions.graph(graph)
   const loadMs = performance.now() - loadStarted
   const started = performance.now()
   let stepsDone = 0
@@ -137,7 +155,7 @@ export async function generate(
       signal: hooks.signal,
       onStep: (done) => report(base + done),
     })
-    stepsDone = base + modelSteps(mode, tokens, plan)
+    stepsDone = base + stepsOf(mode)
     const t2 = performance.now()
     const rgb = await decodeLatents(rt, out.latents, plan.n)
     const t3 = performance.now()
@@ -152,12 +170,13 @@ export async function generate(
   const exact = byMode.get('exact')?.out.ids ?? null
   const images: GeneratedImage[] = []
   const modeTimings: Record<string, Timings> = {}
+  const modeSteps: Record<string, number> = {}
   const agreement: Record<string, TokenAgreement> = {}
   for (const mode of modes) {
     const entry = byMode.get(mode)
     if (!entry) continue
     const t0 = performance.now()
-    if (exact && mode !== 'exact') agreement[mode] = tokenAgreement(entry.out.ids, exact, tokens)
+    if (exact && mode !== 'exact') agreement[mode] = tokenAgreement(entry.out.ids, exact, tokens, window)
     const perImage: Timings = {
       tokenMs: entry.timings.tokenMs / plan.n,
       decodeMs: entry.timings.decodeMs / plan.n,
@@ -180,6 +199,8 @@ export async function generate(
         tList: ddTListOf(plan, mode) ?? plan.tList,
         splitT: plan.splitT,
         hybrid: plan.hybrid,
+        steps: plan.steps,
+        cfgSchedule: plan.cfgSchedule,
         teacher: plan.teacher,
         providers,
         timingsMs: roundTimings(perImage),
@@ -191,11 +212,11 @@ export async function generate(
         width,
         height,
         { Software: `DD Studio ${context.appVersion}`, [METADATA_KEY]: JSON.stringify(metadata) },
-        { [PARAMETERS_KEY]: formatParameters(metadata, { width, height, tokens }) },
+        { [PARAMETERS_KEY]: formatParameters(metadata, { width, height, tokens: plan.steps.count }) },
       )
       const own =
         exact && mode !== 'exact'
-          ? tokenAgreement(ids, exact.subarray(i * tokens, (i + 1) * tokens), tokens)
+          ? tokenAgreement(ids, exact.subarray(i * tokens, (i + 1) * tokens), tokens, window)
           : null
       images.push({
         index: i,
@@ -215,6 +236,7 @@ export async function generate(
     entry.timings.otherMs += pngMs
     entry.timings.totalMs += pngMs
     modeTimings[mode] = roundTimings(entry.timings)
+    modeSteps[mode] = stepsOf(mode)
   }
   return {
     jobId: context.jobId,
@@ -223,20 +245,27 @@ export async function generate(
     className: plan.className,
     seed: plan.seed,
     modes,
-    provider: providers.generator ?? providers.teacherStep ?? 'cpu',
+    provider: providers.generator ?? providers.teacherStep ?? providers.teacherScale ?? 'cpu',
     images,
     modeTimings,
+    modeSteps,
     agreement,
     loadMs: Math.round(loadMs * 1000) / 1000,
     galleryError: null,
   }
 }
 
-function graphsFor(modes: SingleMode[]): GraphName[] {
+/** The teacher graph of a pack's family: a KV-cached token step (LlamaGen) or a whole scale (VAR). */
+export function teacherGraphOf(manifest: PackManifest): GraphName {
+  return manifest.family === 'var' ? 'teacherScale' : 'teacherStep'
+}
+
+/** The graphs a job's modes run, for loading them before the clock starts. */
+export function graphsFor(modes: readonly SingleMode[], manifest: PackManifest): GraphName[] {
   const graphs = new Set<GraphName>(['decoder'])
   for (const mode of modes) {
     if (mode !== 'ar' && mode !== 'exact') graphs.add('generator')
-    if (mode === 'ar' || mode === 'exact' || mode === 'hybrid') graphs.add('teacherStep')
+    if (mode === 'ar' || mode === 'exact' || mode === 'hybrid') graphs.add(teacherGraphOf(manifest))
   }
   return [...graphs]
 }

@@ -1,19 +1,28 @@
 /**
  * A generation request, checked against the pack it names and completed with the pack's defaults. The contract's
  * zod schema already checked types and ranges that do not depend on a pack; what depends on the pack (class
- * names, t_list against the token count, top-k against the codebook) is checked here, with errors that name the
- * field. The plan is plain data: it travels to the inference host and into each image's metadata.
+ * names, t_list and the hybrid schedule against the pack's steps, top-k against the codebook) is checked here,
+ * with errors that name the field. Steps are the pack's (models/PACK_FORMAT.md): tokens for a 'llamagen' pack,
+ * scales for a 'var' pack. The plan is plain data: it travels to the inference host and into each image's
+ * metadata.
  */
 
 import {
   DEFAULT_COMPARE_MODES,
   type GenerateRequest,
   type GenerationMode,
+  type HybridSettings,
+  type PackFamily,
   type SingleMode,
+  type StepUnits,
   type TeacherParams,
 } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
 import type { PackManifest } from './packs/manifest.ts'
+import { stepUnitsOf } from './steps.ts'
+
+/** How classifier-free guidance mixes the logits (the manifest's sampling.teacher.cfgSchedule). */
+export type CfgSchedule = 'constant' | 'linear-scale'
 
 export interface GenerationPlan {
   packId: string
@@ -21,6 +30,9 @@ export interface GenerationPlan {
   /** sha256 of the pack's manifest.json, which pins every file of the pack. */
   packHash: string
   mode: GenerationMode
+  family: PackFamily
+  /** What t, tList and hybrid count (tokens or scales), and how many steps the teacher takes. */
+  steps: StepUnits
   /** The modes that run: one, or several for 'compare'. */
   modes: SingleMode[]
   classIndex: number
@@ -32,8 +44,9 @@ export interface GenerationPlan {
   /** What '2step' runs: in a 'compare' job the pack's [0, t2] even when `tList` holds the 'custom' list. */
   twoStepTList: number[]
   splitT: number
-  hybrid: { start: number; end: number }
+  hybrid: HybridSettings
   teacher: TeacherParams
+  cfgSchedule: CfgSchedule
 }
 
 function invalid(field: string, message: string): never {
@@ -68,15 +81,45 @@ export function resolveClass(
   invalid('class', `'${value}' is not a class of pack '${manifest.id}'`)
 }
 
-function checkTList(tList: number[], tokens: number, field: string): number[] {
+function checkTList(tList: number[], steps: StepUnits, field: string): number[] {
   if (tList.length === 0) invalid(field, 'must not be empty')
   if (tList[0] !== 0) invalid(field, 'must start at 0 (the first step sees only noise)')
   for (let i = 0; i < tList.length; i++) {
     const t = tList[i] as number
-    if (!Number.isInteger(t) || t < 0 || t >= tokens) invalid(field, `${t} is outside 0..${tokens - 1}`)
+    if (!Number.isInteger(t) || t < 0 || t >= steps.count)
+      invalid(field, `${t} is outside 0..${steps.count - 1} (${units(steps)})`)
     if (i > 0 && t <= (tList[i - 1] as number)) invalid(field, 'must be strictly increasing')
   }
   return tList
+}
+
+/** "the pack's 10 scales", for messages. */
+function units(steps: StepUnits): string {
+  return `the pack's ${steps.count} ${steps.unit}s`
+}
+
+/**
+ * The hybrid schedule: the request's values over the pack's default (`sampling.hybrid`). split_t, when not
+ * given, is that of the pack's preset with the same start and end (a published schedule keeps its own), else
+ * the pack's. The teacher may run to the last step (end = count), which leaves out the final DD run.
+ */
+function resolveHybrid(
+  request: GenerateRequest['hybrid'],
+  manifest: PackManifest,
+  steps: StepUnits,
+): HybridSettings {
+  const defaults = manifest.sampling
+  // Fields given as undefined (structured clone keeps them) must not hide the pack's defaults.
+  const start = request?.start ?? defaults.hybrid.start
+  const end = request?.end ?? defaults.hybrid.end
+  const preset = defaults.hybridPresets?.find((p) => p.start === start && p.end === end)
+  const splitT = request?.splitT ?? preset?.splitT ?? defaults.splitT
+  const last = steps.count
+  if (start < 0 || start >= last) invalid('hybrid.start', `must be in 0..${last - 1} (${units(steps)})`)
+  if (end <= start || end > last)
+    invalid('hybrid.end', `must be greater than start (${start}) and at most ${last} (${units(steps)})`)
+  if (splitT < 0 || splitT > last) invalid('hybrid.splitT', `must be in 0..${last} (${units(steps)})`)
+  return { start, end, splitT }
 }
 
 export function planGeneration(
@@ -84,17 +127,17 @@ export function planGeneration(
   manifest: PackManifest,
   packHash: string,
 ): GenerationPlan {
-  const tokens = manifest.tokens.count
+  const steps = stepUnitsOf(manifest)
   const vocab = manifest.tokens.codebookSize
   const cls = resolveClass(manifest, request.class)
   const defaults = manifest.sampling
 
-  const packTwoStep = defaults.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  const packTwoStep = defaults.tLists['2step'] ?? [0, Math.floor(steps.count / 2)]
   const modes: SingleMode[] =
     request.mode === 'compare' ? (request.compareModes ?? [...DEFAULT_COMPARE_MODES]) : [request.mode]
   if (new Set(modes).size !== modes.length) invalid('compareModes', 'lists a mode twice')
 
-  if (request.tList) checkTList(request.tList, tokens, 'tList')
+  if (request.tList) checkTList(request.tList, steps, 'tList')
   if (modes.includes('custom') && !request.tList) invalid('tList', "is required for mode 'custom'")
   if (request.mode === '1step' && request.tList && request.tList.length !== 1)
     invalid('tList', "mode '1step' takes exactly one step ([0]); use mode 'custom' for more")
@@ -104,14 +147,7 @@ export function planGeneration(
   // In a 'compare' job the request's tList is the 'custom' one; '2step' keeps the pack's.
   const tList = request.mode === '1step' ? [0] : (request.tList ?? packTwoStep)
 
-  // Fields given as undefined (structured clone keeps them) must not hide the pack's defaults.
-  const hybrid = {
-    start: request.hybrid?.start ?? defaults.hybrid.start,
-    end: request.hybrid?.end ?? defaults.hybrid.end,
-  }
-  if (hybrid.start < 0 || hybrid.start >= tokens) invalid('hybrid.start', `must be in 0..${tokens - 1}`)
-  if (hybrid.end <= hybrid.start || hybrid.end >= tokens)
-    invalid('hybrid.end', `must be greater than start (${hybrid.start}) and below ${tokens}`)
+  const hybrid = resolveHybrid(request.hybrid, manifest, steps)
 
   const packTopK = defaults.teacher.topK > 0 ? defaults.teacher.topK : vocab
   const teacher: TeacherParams = {
@@ -127,6 +163,8 @@ export function planGeneration(
     packVersion: manifest.version,
     packHash,
     mode: request.mode,
+    family: manifest.family,
+    steps,
     modes,
     classIndex: cls.index,
     className: cls.name,
@@ -137,6 +175,7 @@ export function planGeneration(
     splitT: defaults.splitT,
     hybrid,
     teacher,
+    cfgSchedule: defaults.teacher.cfgSchedule ?? 'constant',
   }
 }
 

@@ -6,6 +6,7 @@ import type { PackLicense, PackSummary } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
 import type { PackManifest } from '../engine/packs/manifest.ts'
 import { type PackEntry, PackRegistry } from '../engine/packs/registry.ts'
+import { stepUnitsOf } from '../engine/steps.ts'
 import { type Confined, resolveConfined } from '../security/confinedPath.ts'
 import type { PackSource } from './jobService.ts'
 
@@ -112,17 +113,9 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
       : [],
     image: m ? { width: m.image.width, height: m.image.height } : null,
     tokens: m?.tokens.count ?? null,
-    defaults: m
-      ? {
-          tLists: m.sampling.tLists,
-          splitT: m.sampling.splitT,
-          hybrid: m.sampling.hybrid,
-          teacher: {
-            ...m.sampling.teacher,
-            topK: m.sampling.teacher.topK > 0 ? m.sampling.teacher.topK : m.tokens.codebookSize,
-          },
-        }
-      : null,
+    family: m?.family ?? null,
+    steps: m ? stepUnitsOf(m) : null,
+    defaults: m ? defaultsOf(m) : null,
     // Only a ready pack's sheet is served (a pack that loses a duplicate-id conflict keeps its manifest).
     examples:
       entry.status === 'ready' && entry.examples
@@ -134,6 +127,30 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
           }
         : null,
     isDefault,
+  }
+}
+
+/** A pack's default settings as the Generate form starts from them (the values plan.ts fills in). */
+function defaultsOf(m: PackManifest): NonNullable<PackSummary['defaults']> {
+  const { hybrid, hybridPresets = [], teacher, splitT } = m.sampling
+  const preset = hybridPresets.find((p) => p.start === hybrid.start && p.end === hybrid.end)
+  return {
+    tLists: m.sampling.tLists,
+    splitT,
+    hybrid: { start: hybrid.start, end: hybrid.end, splitT: preset?.splitT ?? splitT },
+    hybridPresets: hybridPresets.map((p) => ({
+      steps: p.steps,
+      start: p.start,
+      end: p.end,
+      splitT: p.splitT,
+    })),
+    // Only what a request can set: cfgSchedule is the pack's own.
+    teacher: {
+      cfgScale: teacher.cfgScale,
+      temperature: teacher.temperature,
+      topK: teacher.topK > 0 ? teacher.topK : m.tokens.codebookSize,
+      topP: teacher.topP,
+    },
   }
 }
 

@@ -32,6 +32,8 @@ const SampleSchema = z.strictObject({
   ms: z.number().min(0),
   provider: z.string().min(1).max(40),
   at: z.string().min(1).max(40),
+  /** Model passes of the run (a hybrid's depend on its schedule); left out by files from before. */
+  steps: z.number().int().positive().optional(),
 })
 type Sample = z.infer<typeof SampleSchema>
 
@@ -96,7 +98,10 @@ export class SpeedService {
       const timings = result.modeTimings[mode]
       const images = result.images.filter((img) => img.mode === mode).length
       if (!timings || images === 0 || !Number.isFinite(timings.totalMs) || timings.totalMs < 0) continue
-      const list = [...(pack[mode] ?? []), { ms: timings.totalMs / images, provider: result.provider, at }]
+      const steps = result.modeSteps[mode]
+      const sample: Sample = { ms: timings.totalMs / images, provider: result.provider, at }
+      if (steps !== undefined) sample.steps = steps
+      const list = [...(pack[mode] ?? []), sample]
       pack[mode] = list.slice(-SAMPLE_LIMIT)
       added++
     }
@@ -118,14 +123,19 @@ export class SpeedService {
   }
 }
 
-/** The speed a mode's job samples give: the median over the samples on the provider of the newest one. */
+/**
+ * The speed a mode's job samples give: the median over the samples on the provider, and with the model passes,
+ * of the newest one.
+ */
 function summarize(mode: SingleMode, samples: Sample[]): ModeSpeed | null {
   const newest = samples.at(-1)
   if (!newest) return null
-  // Timings on another provider (before the user changed it) describe another machine, in effect.
-  const same = samples.filter((s) => s.provider === newest.provider)
+  // Timings on another provider (before the user changed it) describe another machine, in effect; those of
+  // another hybrid schedule (3 steps vs 6) another amount of work.
+  const same = samples.filter((s) => s.provider === newest.provider && s.steps === newest.steps)
   return {
     mode,
+    ...(newest.steps !== undefined ? { steps: newest.steps } : {}),
     msPerImage: round(median(same.map((s) => s.ms))),
     samples: same.length,
     source: 'jobs',
@@ -195,7 +205,7 @@ async function loadBench(dataDir: string, warn: (m: string) => void): Promise<Ma
 
 function benchSpeeds(result: BenchResult): PackBench {
   const loaded = result.provider.loaded
-  const provider = loaded.generator ?? loaded.teacherStep ?? loaded.decoder ?? 'cpu'
+  const provider = loaded.generator ?? loaded.teacherStep ?? loaded.teacherScale ?? loaded.decoder ?? 'cpu'
   const speeds: PackBench = {}
   for (const m of result.modes) {
     speeds[m.mode] = {

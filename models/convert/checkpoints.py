@@ -9,8 +9,11 @@ pickle_module unless weights_only is set.) The fallback is announced: a warning,
 result. A legacy-format (non-zip) file that weights-only loading refuses is refused. A torch without weights_only
 gets the restricted reader directly, also announced.
 
-After loading: the weights are taken from the documented top-level key, then their key set and every shape are
-compared with the expected config. Errors name the file and say what is wrong.
+After loading: the weights are taken from the documented place (a top-level key, a path of keys for VAR-DD's training
+state, or the whole object for VAR's raw state dicts), then their key set and every shape are compared with the
+expected config. Buffers that the re-implementation recomputes (VAR's position levels, attention mask and zero key
+biases) may be absent; when present they must hold the recomputed values. Errors name the file and say what is
+wrong.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import torch
 
 from ddpipe.export import sha256_file
 
-from .llamagen_arch import MODEL_CLASSES, VQ16_IGNORED_PREFIXES, expected_shapes
+from . import llamagen_arch, var_arch
+from .llamagen_arch import VQ16_IGNORED_PREFIXES
+from .var_arch import VAE_IGNORED_PREFIXES
 
 # ---------------------------------------------------------------- errors
 
@@ -55,6 +60,10 @@ class WeightsNotFound(CheckpointError):
     """The file loads, but none of the documented top-level keys holds a state dict."""
 
 
+class BufferMismatch(CheckpointError):
+    """A buffer the architecture defines (e.g. VAR's attention mask) holds other values in the file."""
+
+
 class LayoutMismatch(CheckpointError):
     """Keys or shapes differ from the expected config. `missing`, `extra`, `mismatched` hold the details."""
 
@@ -70,10 +79,26 @@ class LayoutMismatch(CheckpointError):
 
 @dataclass(frozen=True)
 class CheckpointKind:
-    kind: str  # a key of llamagen_arch.MODEL_CLASSES
+    kind: str  # a key of the family's MODEL_CLASSES (llamagen_arch or var_arch)
     description: str
-    weights_keys: tuple[str, ...]  # top-level keys holding the weights, in order of preference
+    # Where the weights are, in order of preference: a top-level key, or a path of keys into nested dicts
+    # (() is the loaded object itself: a raw state dict).
+    weights_keys: tuple[str | tuple[str, ...], ...]
     ignored_prefixes: tuple[str, ...] = ()  # keys that are in official files but that DD Studio does not use
+    family: str = "llamagen"  # "llamagen" or "var": which module defines the architecture
+    # True: the first place that exists must hold the weights (a later one is used only when it is absent), so that
+    # a damaged preferred entry is reported rather than silently replaced by the fallback.
+    first_present: bool = False
+
+    @property
+    def arch(self):
+        return var_arch if self.family == "var" else llamagen_arch
+
+    def expected(self, cfg) -> dict[str, tuple[int, ...]]:
+        return self.arch.expected_shapes(self.kind, cfg)
+
+    def recomputed(self, cfg) -> list[str]:
+        return var_arch.recomputed_buffers(self.kind, cfg) if self.family == "var" else []
 
 
 KINDS = {
@@ -83,6 +108,18 @@ KINDS = {
     "teacher": CheckpointKind("teacher", "LlamaGen c2i teacher", ("model", "ema", "module", "state_dict")),
     # dd-method.md section 7: VQ-16 weights under "model".
     "vq": CheckpointKind("vq", "LlamaGen VQ-16 tokenizer", ("model", "ema", "state_dict"), VQ16_IGNORED_PREFIXES),
+    # dd-method.md section 7 and the official VAR/sample.py: ckpt['trainer']['ema_parameters'] (the default, --ema),
+    # else ckpt['trainer']['var_wo_ddp'] (the raw training weights).
+    "var-student": CheckpointKind(
+        "student",
+        "VAR-DD student",
+        (("trainer", "ema_parameters"), ("trainer", "var_wo_ddp")),
+        family="var",
+        first_present=True,
+    ),
+    # The VAR teacher (var_d16.pth ...) and the VQVAE (vae_ch160v4096z32.pth) are raw state dicts.
+    "var-teacher": CheckpointKind("teacher", "VAR teacher", ((),), family="var"),
+    "var-vae": CheckpointKind("vae", "VAR VQVAE", ((),), VAE_IGNORED_PREFIXES, family="var"),
 }
 
 
@@ -101,6 +138,7 @@ class LoadedCheckpoint:
     state: dict[str, torch.Tensor]
     ignored_keys: list[str] = field(default_factory=list)
     args: dict[str, Any] | None = None  # the training arguments (argparse Namespace), when the file has them
+    absent_buffers: list[str] = field(default_factory=list)  # recomputed buffers the file does not hold
 
     def provenance(self) -> dict:
         return {
@@ -303,15 +341,74 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, dict) and len(obj) > 0 and all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
+def _path_name(path: tuple[str, ...]) -> str:
+    return ".".join(path) if path else "(the whole file)"
+
+
+def _lookup(obj: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    for key in path:
+        if not (isinstance(obj, dict) and key in obj):
+            return False, None
+        obj = obj[key]
+    return True, obj
+
+
+def looks_like(obj: Any) -> str | None:
+    """What kind of official file a loaded object resembles, for error messages (None when unknown)."""
+    if isinstance(obj, dict) and isinstance(obj.get("trainer"), dict):
+        return "a VAR-DD student checkpoint (training state under 'trainer')"
+    state = obj if _is_state_dict(obj) else None
+    if state is None and isinstance(obj, dict):
+        state = next((obj[k] for k in ("ema", "model", "module", "state_dict") if _is_state_dict(obj.get(k))), None)
+    if state is None:
+        return None
+    keys = set(state)
+    if "blocks.0.attn.mat_qkv.weight" in keys:
+        depth = len({k.split(".")[1] for k in keys if k.startswith("blocks.")})
+        role = "VAR-DD student" if "n_d_embed.weight" in keys else "VAR teacher"
+        return f"the weights of a {role} of depth {depth}"
+    if "quantize.quant_resi.qresi_ls.0.weight" in keys:
+        return "the weights of VAR's VQVAE"
+    if "cls_embedding.embedding_table.weight" in keys:
+        return "the weights of a LlamaGen model (LlamaGen-DD student or c2i teacher)"
+    if "quantize.embedding.weight" in keys:
+        return "the weights of a LlamaGen VQ tokenizer"
+    return None
+
+
 def find_weights(obj: Any, kind: CheckpointKind, path: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    places = [p if isinstance(p, tuple) else (p,) for p in kind.weights_keys]
+    if places == [()]:
+        if _is_state_dict(obj):
+            return _path_name(()), dict(obj)
+        what = f"a {type(obj).__name__}"
+        if isinstance(obj, dict):
+            what += " with keys " + (", ".join(repr(k) for k in list(obj)[:20]) or "none")
+        hint = looks_like(obj)
+        raise WeightsNotFound(
+            f"{path}: expected a raw state dict (parameter name -> tensor) for the {kind.description}, got {what}"
+            + (f"; the file looks like {hint}" if hint else "")
+        )
     if not isinstance(obj, dict):
         raise WeightsNotFound(f"{path}: expected a dict at the top level of a {kind.description} checkpoint, got {type(obj).__name__}")
-    for key in kind.weights_keys:
-        if key in obj and _is_state_dict(obj[key]):
-            return key, dict(obj[key])
-    top = ", ".join(repr(k) for k in list(obj)[:20]) or "none"
-    wanted = ", ".join(repr(k) for k in kind.weights_keys)
-    raise WeightsNotFound(f"{path}: no {kind.description} weights under any of {wanted}; its top-level keys are {top}")
+    for place in places:
+        found, value = _lookup(obj, place)
+        if found and _is_state_dict(value):
+            return _path_name(place), dict(value)
+        if found and kind.first_present:
+            raise WeightsNotFound(
+                f"{path}: {_path_name(place)} holds a {type(value).__name__}, not a state dict (parameter name -> tensor) "
+                f"of the {kind.description}"
+            )
+    wanted = ", ".join(repr(_path_name(p)) for p in places)
+    if _is_state_dict(obj):
+        top = f"the file is a raw state dict of {len(obj)} tensors"
+    else:
+        top = "its top-level keys are " + (", ".join(repr(k) for k in list(obj)[:20]) or "none")
+    hint = looks_like(obj)
+    raise WeightsNotFound(
+        f"{path}: no {kind.description} weights under any of {wanted}; {top}" + (f"; the file looks like {hint}" if hint else "")
+    )
 
 
 # ---------------------------------------------------------------- checking
@@ -324,12 +421,14 @@ def check_layout(
     what: str,
     ignored_prefixes: tuple[str, ...] = (),
     show: int = 8,
+    optional: tuple[str, ...] | list[str] = (),
 ) -> list[str]:
     """Raises LayoutMismatch unless `state` has exactly the expected keys and shapes (keys under
-    `ignored_prefixes` aside); returns the ignored keys."""
+    `ignored_prefixes` aside, and the `optional` expected keys allowed to be absent); returns the ignored keys."""
     ignored = sorted(k for k in state if k.startswith(ignored_prefixes) and k not in expected)
     keys = set(state) - set(ignored)
-    missing = [k for k in expected if k not in keys]
+    may_lack = set(optional)
+    missing = [k for k in expected if k not in keys and k not in may_lack]
     extra = sorted(keys - set(expected))
     mismatched = [(k, shape, tuple(state[k].shape)) for k, shape in expected.items() if k in keys and tuple(state[k].shape) != shape]
     if not (missing or extra or mismatched):
@@ -351,13 +450,16 @@ def _listing(keys: list[str], show: int) -> str:
 
 
 def read_checkpoint(path: Path, kind: str, cfg) -> LoadedCheckpoint:
-    """Loads an official checkpoint of `kind` ('student', 'teacher', 'vq') and checks it against `cfg`."""
+    """Loads an official checkpoint of `kind` (a key of KINDS: 'student', 'teacher', 'vq' for LlamaGen;
+    'var-student', 'var-teacher', 'var-vae' for VAR) and checks it against `cfg`."""
     path = Path(path)
     spec = KINDS[kind]
     obj, loader, notice = load_checkpoint_file(path)
     weights_key, state = find_weights(obj, spec, path)
-    ignored = check_layout(state, expected_shapes(kind, cfg), path, f"{spec.description} {cfg.name}", spec.ignored_prefixes)
-    args = obj.get("args")
+    expected = spec.expected(cfg)
+    optional = spec.recomputed(cfg)
+    ignored = check_layout(state, expected, path, f"{spec.description} {cfg.name}", spec.ignored_prefixes, optional=optional)
+    args = obj.get("args") if isinstance(obj, dict) else None
     args = dict(vars(args)) if isinstance(args, argparse.Namespace) else None
     return LoadedCheckpoint(
         path=path,
@@ -370,14 +472,26 @@ def read_checkpoint(path: Path, kind: str, cfg) -> LoadedCheckpoint:
         state=state,
         ignored_keys=ignored,
         args=args,
+        absent_buffers=[k for k in optional if k not in state],
     )
 
 
 def load_model(path: Path, kind: str, cfg) -> tuple[torch.nn.Module, LoadedCheckpoint]:
-    """read_checkpoint, then the re-implemented network with those weights (strict), in eval mode, float32."""
+    """read_checkpoint, then the re-implemented network with those weights (strict), in eval mode, float32.
+
+    Recomputed buffers keep their recomputed values; a file that holds one with other values is refused."""
     ckpt = read_checkpoint(path, kind, cfg)
-    model = MODEL_CLASSES[kind](cfg)
+    spec = KINDS[kind]
+    model = spec.arch.MODEL_CLASSES[spec.kind](cfg)
     ignored = set(ckpt.ignored_keys)
-    weights = {k: v.float() for k, v in ckpt.state.items() if k not in ignored}
+    weights = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt.state.items() if k not in ignored}
+    own = model.state_dict()
+    for key in spec.recomputed(cfg):
+        if key in weights and not torch.equal(weights[key].to(own[key].dtype), own[key]):
+            raise BufferMismatch(
+                f"{ckpt.path}: {key} does not hold the values the {spec.description} architecture defines "
+                f"({cfg.name}); the file may be damaged or made for another configuration"
+            )
+        weights[key] = own[key]
     model.load_state_dict(weights, strict=True)
     return model.eval(), ckpt

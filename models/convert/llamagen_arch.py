@@ -9,7 +9,8 @@ Each module's state_dict has the official keys, so an official checkpoint loads 
 encoder side excepted: see VQ16_IGNORED_PREFIXES). Every module takes `device`; built on the 'meta' device it
 allocates nothing, which is how the expected key/shape tables for the full-size configs are made.
 
-Where dd-method.md is silent, the choice made is stated in a comment marked "not in dd-method.md".
+Where dd-method.md is silent, the points were settled against the official DD inference code (LlamaGen/ in
+microsoft/distilled_decoding) and the comments say what it does ("official code:").
 """
 
 from __future__ import annotations
@@ -41,13 +42,10 @@ class LlamaGenConfig:
     grid: int = 16  # 16 x 16 = 256 tokens for 256 x 256 images
     norm_eps: float = 1e-5
     rope_base: float = 10000.0
-    # Not in dd-method.md: the epsilon of the continuous head's affine-free LayerNorm. 1e-6, the usual value for
-    # such shift/scale heads (and what models/ddpipe's student uses).
+    # The continuous head's affine-free LayerNorm uses eps 1e-6 (the official DD code's value; dd-method.md does
+    # not give it). The head reads the last block's output itself: in the official code only the logits head goes
+    # through the final RMSNorm.
     conti_norm_eps: float = 1e-6
-    # dd-method.md writes logits = Linear(RMSNorm(h)) and continuous = Linear(LN(h)*(1+scale)+shift) with the same
-    # h, read here as the last block's output before the final RMSNorm. True feeds the continuous head the
-    # RMSNorm'd h instead, should official outputs show that reading to be the right one.
-    conti_after_final_norm: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -77,9 +75,10 @@ class VQ16Config:
     ch: int = 128
     ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
     groups: int = 32
-    # Not in dd-method.md; from LlamaGen's published tokenizer layout: 2 residual blocks per level in the encoder,
-    # so num_res_blocks + 1 = 3 per level in the decoder; GroupNorm eps 1e-6; self-attention blocks in the middle
-    # and after each residual block of the lowest-resolution level; 3x3 convolution after each upsampling.
+    # Official code (LlamaGen's VQ model, which the DD scripts load): 2 residual blocks per level in the encoder,
+    # so num_res_blocks + 1 = 3 per level in the decoder; GroupNorm(32) with eps 1e-6; self-attention blocks in the
+    # middle and after each residual block of the lowest-resolution level; nearest 2x upsampling, then a 3x3
+    # convolution.
     num_res_blocks: int = 2
     norm_eps: float = 1e-6
 
@@ -87,9 +86,12 @@ class VQ16Config:
 VQ16 = VQ16Config()
 # A small variant for tests that run the decoder: 2 levels (4x upsampling) of narrower blocks.
 VQ16_TINY = VQ16Config(name="VQ-16-tiny", codebook_size=64, z_channels=64, ch=32, ch_mult=(1, 2), num_res_blocks=1)
+# The test packs' decoder: VQ-16's full codebook and its 5 levels (16 x 16 tokens -> 256 x 256 pixels), with very
+# narrow blocks (8..32 channels, GroupNorm over 4 groups) so that it runs in milliseconds.
+VQ16_TEST = VQ16Config(name="VQ-16-test", z_channels=16, ch=8, groups=4, num_res_blocks=0)
 
 # Keys of an official VQ checkpoint that belong to the encoder side, which DD Studio never runs (images are only
-# decoded). Not in dd-method.md: quantize.codebook_used is LlamaGen's codebook-usage buffer (65536 entries).
+# decoded). quantize.codebook_used is LlamaGen's codebook-usage buffer (65536 entries), used in training only.
 VQ16_IGNORED_PREFIXES = ("encoder.", "quant_conv.", "quantize.codebook_used")
 
 
@@ -231,20 +233,23 @@ class LlamaGenDDStudent(_LlamaGenBase):
         Raw heads: the prefix positions are not yet forced to the input (see forward_forced).
         """
         n = x.shape[1]
+        # Official code: slot i of [class ; tokens] gets n_d_embed row 1 ("data") when i <= t, row 0 otherwise, so
+        # the class slot and the clean prefix j < t are data and the rest is noise.
         data = (torch.arange(n, device=x.device)[None, :] < t[:, None]).long()
         cls = self.cls_embedding(classes)
         h = torch.cat([(cls + self.n_d_embed.weight[1])[:, None], self.tok_embeddings(x) + self.n_d_embed(data)], 1)
         h = self.blocks(h)[:, 1:]
-        normed = self.norm(h)
-        latents = self.final_layer_conti(normed if self.cfg.conti_after_final_norm else h, cls)
-        return self.output(normed), latents
+        # Official code: the logits head reads RMSNorm(h), the continuous head the last block's output h itself.
+        return self.output(self.norm(h)), self.final_layer_conti(h, cls)
 
     def forward_forced(
         self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor, codebook: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """forward, with the outputs at j < t forced to the input: one-hot logits (1 at the input's nearest code,
-        0 elsewhere; not in dd-method.md which value the other entries take, only the argmax matters) and
-        latents equal to x_t[j]. `codebook` (V, d) is the L2-normalised VQ codebook."""
+        """forward, with the outputs at j < t forced to the input: one-hot logits at the input's nearest code and
+        latents equal to x_t[j]. `codebook` (V, d) is the L2-normalised VQ codebook.
+
+        Official code: the sampling scripts pass the nearest code of each x_t[j] as the forced token, and the forced
+        logits are 0 there and -inf elsewhere; only their argmax is ever used, which one-hot logits share."""
         logits, latents = self.forward(x, t, classes)
         prefix = torch.arange(x.shape[1], device=x.device)[None, :] < t[:, None]
         one_hot = F.one_hot(nearest_code(x, codebook), logits.shape[-1]).to(logits.dtype)
@@ -311,8 +316,9 @@ def sample_dd(
 class LlamaGenTeacher(_LlamaGenBase):
     """LlamaGen's class-to-image GPT: [class ; tok_embeddings(ids)] -> logits; slot j predicts token j.
 
-    Not in dd-method.md: the teacher's own layout. It is read off the student's (section 3: the student copies the
-    teacher's class table, layers, final norm and output head), plus a token table Embedding(vocab, dim).
+    Official code (LlamaGen's GPT, which the hybrid script loads as the teacher): the student's class table,
+    blocks, final norm and output head, with a token table Embedding(vocab, dim) in place of the student's
+    continuous input, and no noise/data embedding or continuous head.
     """
 
     def __init__(self, cfg: LlamaGenConfig, device=None):

@@ -8,6 +8,7 @@ uses the shallow variants (the same widths, 2 layers).
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import math
 import pickle
@@ -320,6 +321,26 @@ def test_student_is_causal_and_sees_the_noise_data_flag(student_file):
     for a, b in zip(base, moved):
         assert torch.equal(a[:, :100], b[:, :100]) and not torch.allclose(a[:, 100:], b[:, 100:])
     assert not torch.allclose(base[1], flagged[1])
+
+
+def test_points_settled_against_the_official_code(student_file):
+    """The continuous head reads the last block's output (only the logits go through the final RMSNorm), and the
+    noise/data embedding marks the class slot and the clean prefix j < t as data."""
+    model, _ = student_file
+    x, _, classes = inputs()
+    t = torch.full((2,), 40)
+    with torch.no_grad():
+        logits, latents = model(x, t, classes)
+        renormed = copy.deepcopy(model)
+        renormed.norm.weight.mul_(3.0)
+        logits3, latents3 = renormed(x, t, classes)
+        noise_row = copy.deepcopy(model)
+        noise_row.n_d_embed.weight[0] += 1.0
+        moved = noise_row(x, t, classes)
+    assert torch.allclose(logits3, 3 * logits, rtol=1e-4, atol=1e-4) and torch.equal(latents3, latents)
+    # Outputs j < t see only the class slot and tokens < t (all data), so the noise row leaves them alone.
+    for a, b in zip((logits, latents), moved):
+        assert torch.equal(a[:, :40], b[:, :40]) and not torch.allclose(a[:, 40:], b[:, 40:])
 
 
 def test_forced_prefix_assembly_and_two_step_sampling(student_file):

@@ -1,95 +1,120 @@
-"""models/convert/llamagen_pack.py: official-structure files (random weights, 2-layer student and teacher, a tiny
-VQ decoder with the full 16384 x 8 codebook) -> checkpoints.load_model -> a pack that the pipeline's validator
-accepts, whose graphs (in PyTorch) match the re-implementations, and whose ONNX files match PyTorch in
-onnxruntime when the Python package is installed (the app's test replays parity.json in onnxruntime-node:
-DDSTUDIO_TEST_PACKS=<pack> npx vitest run test/integration/packs.test.ts).
+"""models/convert/llamagen_pack.py: official-structure files (random weights, 2-layer student and teacher, a narrow
+VQ-16 decoder with the full 16384 x 8 codebook) -> the converter -> a pack that the pipeline's validator accepts,
+whose graphs (in PyTorch) match the re-implementations, with the official sampling settings and the student's
+sampling fixtures; and the same as float16 weights. The app's test replays the packs in onnxruntime-node
+(test/integration/convertedPacks.test.ts); this file checks them with the onnxruntime Python package when present.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from convert.checkpoints import load_model
-from convert.llamagen_arch import (
-    LLAMAGEN_B_SHALLOW,
-    VQ16_TINY,
-    LlamaGenDDStudent,
-    LlamaGenTeacher,
-    VQ16Decoder,
-    sample_dd,
-)
+from convert.fp16 import emulated_float16
+from convert.llamagen_arch import LLAMAGEN_B_SHALLOW, VQ16_TEST, sample_dd
 from convert.llamagen_pack import (
+    FP16_PARITY_TOLERANCE,
     DecoderGraph,
     GeneratorGraph,
     TeacherStepGraph,
-    export_llamagen_pack,
-    imagenet_class_names,
+    convert_test_checkpoints,
+    imagenet_classes,
+    write_test_checkpoints,
 )
 from ddpipe.export import verify_pack_files
 from ddpipe.noise import gaussian_noise_batch
+from ddpipe.student import noise_for
 
 CFG = LLAMAGEN_B_SHALLOW
-VQ_CFG = replace(VQ16_TINY, name="VQ-16-tiny-16k", codebook_size=16384)
-
-
-def randomized(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
-    """The model's state with every tensor perturbed (norm weights around 1, the rest small), seeded."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, v in model.state_dict().items():
-        noise = torch.randn(v.shape, generator=g)
-        is_norm = k.endswith(".weight") and "norm" in k.split(".")[-2] if "." in k else False
-        state[k] = 1 + 0.1 * noise if is_norm else 0.05 * noise
-    return state
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    src = tmp_path_factory.mktemp("official")
-    torch.save({"ema": randomized(LlamaGenDDStudent(CFG), 1), "steps": 10}, src / "llamagen-B.pt")
-    torch.save({"model": randomized(LlamaGenTeacher(CFG), 2)}, src / "c2i_B_256.pt")
-    torch.save({"model": randomized(VQ16Decoder(VQ_CFG), 3)}, src / "vq_ds16_c2i.pt")
-    student, s_info = load_model(src / "llamagen-B.pt", "student", CFG)
-    teacher, t_info = load_model(src / "c2i_B_256.pt", "teacher", CFG)
-    vq, v_info = load_model(src / "vq_ds16_c2i.pt", "vq", VQ_CFG)
-    out = tmp_path_factory.mktemp("packs") / "llamagen-b-test"
+def files(tmp_path_factory):
+    return write_test_checkpoints(tmp_path_factory.mktemp("official"))
+
+
+@pytest.fixture(scope="module")
+def models(files):
+    with pytest.warns(UserWarning, match="restricted unpickler"):  # the student file holds training arguments
+        student, s_info = load_model(files["student"], "student", CFG)
+    teacher, t_info = load_model(files["teacher"], "teacher", CFG)
+    vq, v_info = load_model(files["vq"], "vq", VQ16_TEST)
+    return student, teacher, vq, (s_info, t_info, v_info)
+
+
+def build(files, tmp_path_factory, fp16: bool):
+    out = tmp_path_factory.mktemp("packs") / ("llamagen-test-fp16" if fp16 else "llamagen-test")
+    stages = []
     start = time.perf_counter()
-    export_llamagen_pack(
-        student, teacher, vq, out, {"student": s_info, "teacher": t_info, "vq": v_info}, "llamagen-b-test", "LlamaGen-B DD (test)"
-    )
-    print(f"pack written in {time.perf_counter() - start:.1f} s")
-    return out, student, teacher, vq, (s_info, t_info, v_info)
+    with pytest.warns(UserWarning, match="restricted unpickler"):
+        convert_test_checkpoints(files, out, fp16=fp16, progress=lambda *s: stages.append(s))
+    print(f"pack {'(fp16) ' if fp16 else ''}written in {time.perf_counter() - start:.1f} s")
+    return out, stages
 
 
-def test_pack_validates_and_describes_the_model(built):
-    out, _, _, vq, infos = built
+@pytest.fixture(scope="module")
+def built(files, tmp_path_factory):
+    return build(files, tmp_path_factory, fp16=False)
+
+
+@pytest.fixture(scope="module")
+def built16(files, tmp_path_factory):
+    return build(files, tmp_path_factory, fp16=True)
+
+
+def test_pack_validates_and_describes_the_model(built, models):
+    out, stages = built
+    _, _, vq, infos = models
     verify_pack_files(out)  # schema + the sha256 of every file
     assert not list(out.parent.glob(".*partial"))
     m = json.loads((out / "manifest.json").read_text())
+    assert m["id"] == "llamagen-test" and m["family"] == "llamagen"
     assert m["tokens"] == {"grid": [16, 16], "count": 256, "codebookSize": 16384, "codebookDim": 8, "normalized": True}
-    assert m["image"] == {"width": 32, "height": 32, "channels": 3}  # the tiny decoder upsamples 2x (VQ-16: 256)
+    assert m["image"] == {"width": 256, "height": 256, "channels": 3}
     assert m["noise"]["name"] == "dd-noise-v1" and m["noise"]["shape"] == [256, 8]
-    assert m["sampling"]["splitT"] == 80 and m["sampling"]["tLists"] == {"1step": [0], "2step": [0, 80]}
-    classes = m["conditioning"]["classes"]
-    assert len(classes) == 1000 and m["conditioning"]["nullClass"] == 1000
-    assert classes[0]["name"] == "tench" and [c["name"] for c in classes] == imagenet_class_names()
     assert m["graphs"]["teacherStep"]["layers"] == 2 and m["graphs"]["teacherStep"]["headDim"] == 64
     sources = m["provenance"]["sources"]
     for role, info in zip(("student", "teacher", "vq"), infos):
         assert sources[role]["sha256"] == info.sha256 and sources[role]["file"] == info.path.name
+    assert sources["student"]["file"] == "llamagen-B.pt" and sources["student"]["loader"] == "restricted-unpickler"
+    assert m["provenance"]["precision"] == {"weights": "float32"}
     book = np.fromfile(out / "codebook.bin", dtype="<f4").reshape(16384, 8)
     assert np.allclose(book, vq.codebook().detach().numpy()) and np.allclose(np.linalg.norm(book, axis=1), 1, atol=1e-5)
+    # Progress: every stage in order, ending at total / total.
+    assert [s[1] for s in stages] == list(range(9)) and {s[2] for s in stages} == {8}
+    assert stages[0][0] == "reading the student checkpoint" and stages[-1][0] == "complete"
+
+
+def test_official_sampling_settings_and_classes(built):
+    m = json.loads((built[0] / "manifest.json").read_text())
+    s = m["sampling"]
+    assert s["splitT"] == 80 and s["tLists"] == {"1step": [0], "2step": [0, 80]}
+    assert s["hybridPresets"] == [
+        {"steps": 22, "start": 60, "end": 80, "splitT": 180},
+        {"steps": 42, "start": 40, "end": 80, "splitT": 180},
+        {"steps": 81, "start": 0, "end": 80, "splitT": 220},
+    ]
+    assert s["hybrid"] == {"start": 60, "end": 80}
+    assert s["teacher"] == {"cfgScale": 2.0, "temperature": 1.0, "topK": 8000, "topP": 1.0}
+    choices = m["provenance"]["choices"]
+    assert "not published for B" in choices["hybridPresets"] and "exactTeacher" in choices
+    classes = m["conditioning"]["classes"]
+    assert len(classes) == 1000 and m["conditioning"]["nullClass"] == 1000
+    assert classes[0] == {"index": 0, "name": "tench", "synonyms": ["Tinca tinca"]}
+    assert classes[207]["name"] == "golden retriever" and "synonyms" not in classes[207]
+    assert [c["name"] for c in classes] == [c.name for c in imagenet_classes()]
+    assert sum("synonyms" in c for c in classes) == 492  # classes with more than one WordNet lemma
 
 
 @torch.no_grad()
-def test_graphs_match_the_reimplementations(built):
-    _, student, teacher, vq, _ = built
+def test_graphs_match_the_reimplementations(models):
+    student, teacher, vq, _ = models
     book = vq.codebook()
     gen = GeneratorGraph(student, book)
     eps = torch.from_numpy(gaussian_noise_batch(42, 2, (256, 8)))
@@ -104,7 +129,7 @@ def test_graphs_match_the_reimplementations(built):
     assert torch.equal(ids2, ref_ids2) and torch.allclose(lat2, ref_lat2, atol=1e-5)
 
     rgb = DecoderGraph(vq)(lat1)
-    assert rgb.dtype == torch.uint8 and rgb.shape == (2, 32, 32, 3)
+    assert rgb.dtype == torch.uint8 and rgb.shape == (2, 256, 256, 3)
     ref = torch.clamp(torch.round((vq.decode_latents(lat1) + 1) * 127.5), 0, 255).permute(0, 2, 3, 1)
     assert torch.equal(rgb, ref.to(torch.uint8))
 
@@ -120,11 +145,72 @@ def test_graphs_match_the_reimplementations(built):
         assert torch.allclose(logits, full[:, pos], atol=1e-4)
 
 
-def test_onnx_graphs_match_pytorch(built):
-    """ONNX vs the parity fixtures (PyTorch's outputs) within 1e-3; needs the onnxruntime Python package."""
-    out = built[0]
+@torch.no_grad()
+def test_sampling_fixtures_are_the_students_1_and_2_step_ids(built, models):
+    student, _, vq, _ = models
+    fx = json.loads((built[0] / "parity.json").read_text())["sampling"]
+    assert set(fx) == {"student"}  # no exact-teacher pairs exist for official checkpoints
+    s = fx["student"]
+    assert len(s["seeds"]) == len(s["classes"]) == 8 and 207 in s["classes"]
+    eps = torch.from_numpy(noise_for(s["seeds"], 256, 8))
+    cls = torch.tensor(s["classes"])
+    one = sample_dd(student, eps, cls, [0], 80, vq.codebook())[0]
+    two = sample_dd(student, eps, cls, [0, 80], 80, vq.codebook())[0]
+    assert one.tolist() == s["ids1step"] and two.tolist() == s["ids2step"]
+    assert one[:, :80].tolist() == two[:, :80].tolist() and one.tolist() != two.tolist()
+
+
+def test_float16_pack_keeps_float32_inputs_and_outputs(built, built16):
+    out, out16 = built[0], built16[0]
+    verify_pack_files(out16)
+    m = json.loads((out16 / "manifest.json").read_text())
+    m32 = json.loads((out / "manifest.json").read_text())
+    assert m["id"] == "llamagen-test-fp16" and m["graphs"] == m32["graphs"]
+    precision = m["provenance"]["precision"]
+    assert precision["weights"] == "float16" and precision["parityTolerance"] == FP16_PARITY_TOLERANCE
+    parity = json.loads((out16 / "parity.json").read_text())
+    assert parity["tolerance"] == FP16_PARITY_TOLERANCE
+    for graph in ("generator", "decoder", "teacher_step"):
+        model = onnx.load(str(out16 / f"{graph}.onnx"))
+        onnx.checker.check_model(model, full_check=True)
+        float_io = [v for v in [*model.graph.input, *model.graph.output] if v.type.tensor_type.elem_type in (1, 10)]
+        assert all(v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for v in float_io), graph
+        by_type: dict[int, int] = {}
+        for init in model.graph.initializer:
+            by_type[init.data_type] = by_type.get(init.data_type, 0) + int(np.prod(init.dims))
+        # Nearly all weights are float16; what stays float32 is small (norm weights, rotary tables, the codebook).
+        assert by_type[onnx.TensorProto.FLOAT16] > 0.8 * sum(by_type.values()), (graph, by_type)
+        stats = precision["graphs"][f"{graph}.onnx"]
+        assert stats["nodes"] > 0 and stats["weightBytes"][1] < 0.6 * stats["weightBytes"][0]
+    size = lambda d: sum(p.stat().st_size for p in d.glob("*.onnx"))  # noqa: E731
+    assert size(out16) < 0.55 * size(out)
+    assert m["files"]["codebook.bin"] == m32["files"]["codebook.bin"]  # the codebook stays exact
+
+
+@torch.no_grad()
+def test_float16_reference_is_close_to_float32(models):
+    """The fixtures of a float16 pack (PyTorch with float16-rounded weights) stay near the float32 model."""
+    student, _, vq, _ = models
+    book = vq.codebook()
+    gen = GeneratorGraph(student, book)
+    eps = torch.from_numpy(gaussian_noise_batch(1, 2, (256, 8)))
+    args = (eps, torch.zeros(2, 256, dtype=torch.long), torch.tensor(0), torch.tensor(80), torch.tensor([5, 6]))
+    lat32, ids32 = gen(*args)
+    with emulated_float16():
+        lat16, ids16 = gen(*args)
+    assert not torch.equal(lat32, lat16)  # the weights really are rounded
+    assert (lat32 - lat16).abs().max() < FP16_PARITY_TOLERANCE
+    assert (ids32 == ids16).float().mean() > 0.95
+    assert gen(*args)[0].equal(lat32)  # and nothing stays patched
+
+
+@pytest.mark.parametrize("which", ["float32", "float16"])
+def test_onnx_graphs_match_pytorch(built, built16, which):
+    """ONNX vs the parity fixtures (PyTorch's outputs) within the recorded tolerance; needs the onnxruntime Python
+    package (the app's test does the same with onnxruntime-node)."""
+    out = (built if which == "float32" else built16)[0]
     parity = json.loads((out / "parity.json").read_text())
-    assert parity["tolerance"] == 1e-3 and set(parity) == {"tolerance", "generator", "decoder", "teacher_step"}
+    assert set(parity) == {"tolerance", "generator", "decoder", "teacher_step", "sampling"}
     ort = pytest.importorskip("onnxruntime")
     types = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
     for graph in ("generator", "decoder", "teacher_step"):
@@ -134,5 +220,5 @@ def test_onnx_graphs_match_pytorch(built):
         names = list(fx["outputs"])
         for name, got in zip(names, sess.run(names, feeds)):
             want = np.array(fx["outputs"][name]["data"]).reshape(fx["outputs"][name]["dims"])
-            limit = {"uint8": 1, "int64": 0}.get(fx["outputs"][name]["dtype"], 1e-3)
+            limit = {"uint8": 1, "int64": 0}.get(fx["outputs"][name]["dtype"], parity["tolerance"])
             assert np.abs(got.astype(np.float64) - want).max() <= limit, f"{graph}.{name}"

@@ -1,12 +1,14 @@
 /**
  * The class picker in the served app, in real Chromium, with the default pack's example sheet: the chosen
- * class's training images, the list of classes with theirs (loaded as rows come into view), the sheet as main
- * serves it, and the keyboard: arrow keys from the search box and in the list, Home and End, Enter to the select.
+ * class's training images, the list of classes with theirs (rendered and loaded as rows come into view), the
+ * sheet as main serves it, the keyboard (arrow keys from the search box and in the list, Home and End, Enter to
+ * the select), and the prompt box picking a class from text. The 1000-class case: classExplorer.test.ts.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { prepareClasses, searchClasses } from '../../common/classMatch.ts'
 import type { PackSummary } from '../../common/generation.ts'
 import { decodePngRgb } from '../../main/engine/output/png.ts'
 import { COMMITTED_PACKS_DIR } from '../support/packs.ts'
@@ -57,14 +59,21 @@ function cellStyles(testIdOrSelector: string) {
 }
 
 describe('the class picker with example images', () => {
-  it('shows the prompt box disabled for a class pack, saying why and what to use instead', async () => {
+  it('maps a prompt to one of the pack’s classes, saying which and why', async () => {
     const prompt = page.getByRole('textbox', { name: 'Prompt' })
-    await expect(prompt.isDisabled()).resolves.toBe(true)
+    await expect(prompt.isDisabled()).resolves.toBe(false)
     expect(pack.conditioning).toBe('class')
-    const why = await page.locator('#prompt-hint').textContent()
-    expect(why).toContain('does not read prompts')
-    expect(why).toContain(`${pack.classes.length} classes`)
-    expect(await prompt.getAttribute('aria-describedby')).toBe('prompt-hint')
+    const animals = pack.classes.find((c) => c.name === 'noto / Animals & Nature') as { index: number }
+    await prompt.fill('noto animals')
+    expect((await chosenClass()).index).toBe(animals.index)
+    expect(await page.getByTestId('prompt-status').textContent()).toBe(
+      `Class ${animals.index} · noto / Animals & Nature (matched 'noto / Animals & Nature', whole words)`,
+    )
+    await prompt.fill('')
+    expect(await page.getByTestId('prompt-status').textContent()).toContain(`${pack.classes.length} classes`)
+    // The class can still be chosen directly; the tests below start from the first one.
+    await page.getByTestId('class-select').selectOption('0')
+    expect((await chosenClass()).index).toBe(0)
   })
 
   it('the default pack lists its sheet: four 32x32 images for each class', () => {
@@ -120,24 +129,25 @@ describe('the class picker with example images', () => {
     expect(differing).toBe(0)
   })
 
-  it('lists every class with its examples, loading rows as they come into view', async () => {
+  it('lists every class with its examples, rendering and loading rows as they come into view', async () => {
     const list = page.getByRole('listbox', { name: 'Classes with example images' })
     const options = list.getByRole('option')
-    expect(await options.count()).toBe(pack.classes.length)
-    expect(await options.first().getAttribute('aria-label')).toBe(pack.classes[0]?.name)
+    // Only the rows in view (and a few around them) are in the page; each says its place in the whole list.
+    expect(await options.first().getAttribute('aria-setsize')).toBe(String(pack.classes.length))
+    expect(await options.first().textContent()).toBe(`0${pack.classes[0]?.name}`)
     const last = pack.classes.at(-1) as { index: number; name: string }
-    const lastStrip = list.getByRole('img', { name: `Examples of ${last.name}` })
-    // Out of view in the scrolling list: no background yet.
-    expect(await lastStrip.getAttribute('data-loaded')).toBe('false')
-    expect((await cellStyles(`#class-option-${last.index} [role="img"]`))[0]?.image).toBe('none')
+    expect(await page.locator(`#class-option-${last.index}`).count()).toBe(0)
     await list.evaluate((el) => {
       el.scrollTop = el.scrollHeight
     })
     await page.waitForFunction(
-      (id) => document.querySelector(`#${id} [role="img"]`)?.getAttribute('data-loaded') === 'true',
+      (id) => document.querySelector(`#${id} [data-loaded]`)?.getAttribute('data-loaded') === 'true',
       `class-option-${last.index}`,
     )
-    const cells = await cellStyles(`#class-option-${last.index} [role="img"]`)
+    expect(await page.locator(`#class-option-${last.index}`).getAttribute('aria-posinset')).toBe(
+      String(pack.classes.length),
+    )
+    const cells = await cellStyles(`#class-option-${last.index} [data-loaded]`)
     expect(cells.map((c) => [c.width, c.rendering])).toEqual(Array(4).fill([32, 'pixelated']))
     expect(cells[3]?.position).toBe(`-96px -${last.index * 32}px`)
   })
@@ -145,7 +155,14 @@ describe('the class picker with example images', () => {
   it('is searchable and keyboard navigable: arrows from the search box, Enter to the select', async () => {
     const search = page.getByLabel('Search classes')
     await search.fill('noto')
-    const noto = pack.classes.filter((c) => c.name.toLowerCase().includes('noto'))
+    // Best matches first, as common/classMatch.ts ranks them.
+    const noto = searchClasses(prepareClasses(pack.classes), 'noto')
+    expect(noto.map((h) => h.index).sort()).toEqual(
+      pack.classes
+        .filter((c) => c.name.toLowerCase().includes('noto'))
+        .map((c) => c.index)
+        .sort(),
+    )
     const options = page.getByRole('listbox').getByRole('option')
     expect(await options.count()).toBe(noto.length)
     expect((await chosenClass()).index).toBe(noto[0]?.index)
@@ -166,7 +183,7 @@ describe('the class picker with example images', () => {
   })
 
   it('the list takes the focus and moves with the arrow keys, Home and End; a click keeps the keys there', async () => {
-    const noto = pack.classes.filter((c) => c.name.toLowerCase().includes('noto'))
+    const noto = searchClasses(prepareClasses(pack.classes), 'noto')
     const list = page.getByRole('listbox')
     await list.focus()
     await page.keyboard.press('End')

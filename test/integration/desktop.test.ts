@@ -115,6 +115,8 @@ describe('the app with a desktop shell', () => {
       trashed.push({ file, existed: fs.existsSync(file) })
       fs.rmSync(file)
     },
+    // The checkpoint file dialog is tested with the convert service (test/integration/convert.test.ts).
+    pickFile: async () => null,
   }
 
   beforeAll(async () => {

@@ -61,6 +61,7 @@ function resultOf(images: (TestImage & { png?: Uint8Array })[]): GenerationResul
       galleryId: null,
     })),
     modeTimings: {},
+    modeSteps: {},
     loadMs: 0,
     agreement: {},
     galleryError: null,

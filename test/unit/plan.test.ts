@@ -54,6 +54,9 @@ describe('planGeneration: defaults from the pack', () => {
       packVersion: manifest.version,
       packHash: HASH,
       mode: '2step',
+      family: 'llamagen',
+      steps: { unit: 'token', count: 64 },
+      cfgSchedule: 'constant',
       modes: ['2step'],
       classIndex: 0,
       className: 'fluent-flat / Smileys & Emotion',
@@ -95,14 +98,27 @@ describe('planGeneration: defaults from the pack', () => {
       hybrid: { start: 0, end: 63 },
       teacher: { cfgScale: 0, temperature: 0.5, topK: 512, topP: 0.9 },
     })
-    // One side of the hybrid range alone keeps the other from the pack.
-    expect(plan({ mode: 'hybrid', class: 0, hybrid: { end: 20 } }).hybrid).toEqual({ start: 8, end: 20 })
-    expect(plan({ mode: 'hybrid', class: 0, hybrid: { start: 2 } }).hybrid).toEqual({ start: 2, end: 32 })
+    // One side of the hybrid range alone keeps the other from the pack; split_t is the pack's (no presets).
+    expect(plan({ mode: 'hybrid', class: 0, hybrid: { end: 20 } }).hybrid).toEqual({
+      start: 8,
+      end: 20,
+      splitT: 64,
+    })
+    expect(plan({ mode: 'hybrid', class: 0, hybrid: { start: 2 } }).hybrid).toEqual({
+      start: 2,
+      end: 32,
+      splitT: 64,
+    })
+    expect(plan({ mode: 'hybrid', class: 0, hybrid: { splitT: 40 } }).hybrid).toEqual({
+      start: 8,
+      end: 32,
+      splitT: 40,
+    })
   })
 
   it('a field sent as undefined (structured clone keeps it) does not hide the default', () => {
-    const p = plan({ mode: 'hybrid', class: 0, hybrid: { start: undefined, end: 20 } })
-    expect(p.hybrid).toEqual({ start: 8, end: 20 })
+    const p = plan({ mode: 'hybrid', class: 0, hybrid: { start: undefined, end: 20, splitT: undefined } })
+    expect(p.hybrid).toEqual({ start: 8, end: 20, splitT: 64 })
     const q = plan({ mode: 'ar', class: 0, teacher: { temperature: undefined, topK: 10 } })
     expect(q.teacher).toEqual({ ...manifest.sampling.teacher, topK: 10 })
   })
@@ -186,13 +202,18 @@ describe('planGeneration: refusals that depend on the pack', () => {
     expectInvalid({ mode: '2step', class: 0, tList: [0] }, 'tList')
   })
 
-  it('hybrid.end must be above hybrid.start and below the token count', () => {
+  it('hybrid.end must be above hybrid.start and at most the token count; split_t at most the token count', () => {
     expectInvalid({ mode: 'hybrid', class: 0, hybrid: { start: 20, end: 10 } }, 'hybrid.end')
     expectInvalid({ mode: 'hybrid', class: 0, hybrid: { start: 20, end: 20 } }, 'hybrid.end')
     // Against the pack's start (8).
     expectInvalid({ mode: 'hybrid', class: 0, hybrid: { end: 5 } }, 'hybrid.end')
-    expectInvalid({ mode: 'hybrid', class: 0, hybrid: { start: 0, end: 64 } }, 'hybrid.end')
+    expect(
+      expectInvalid({ mode: 'hybrid', class: 0, hybrid: { start: 0, end: 65 } }, 'hybrid.end'),
+    ).toContain("at most 64 (the pack's 64 tokens)")
     expectInvalid({ mode: 'hybrid', class: 0, hybrid: { start: 64, end: 65 } }, 'hybrid.start')
+    expectInvalid({ mode: 'hybrid', class: 0, hybrid: { splitT: 65 } }, 'hybrid.splitT')
+    // The teacher may run to the end (no DD after it).
+    expect(plan({ mode: 'hybrid', class: 0, hybrid: { start: 0, end: 64 } }).hybrid.end).toBe(64)
   })
 
   it('teacher.topK must not exceed the codebook size', () => {

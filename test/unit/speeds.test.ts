@@ -20,7 +20,7 @@ function timings(totalMs: number): Timings {
 function jobResult(
   totals: Partial<Record<SingleMode, number>>,
   n = 1,
-  options: { packId?: string; provider?: string } = {},
+  options: { packId?: string; provider?: string; steps?: Partial<Record<SingleMode, number>> } = {},
 ): GenerationResult {
   const modes = Object.keys(totals) as SingleMode[]
   return {
@@ -46,6 +46,7 @@ function jobResult(
       })),
     ),
     modeTimings: Object.fromEntries(modes.map((m) => [m, timings(totals[m] as number)])),
+    modeSteps: options.steps ?? {},
     loadMs: 0,
     agreement: {},
     galleryError: null,
@@ -155,6 +156,22 @@ describe('measured speeds', () => {
 
     await service.record(jobResult({ '1step': 2 }, 1, { provider: 'webgpu' }))
     expect(service.speeds('emoji32')[0]).toMatchObject({ msPerImage: 2, samples: 1, provider: 'webgpu' })
+  })
+
+  it("count only the newest run's hybrid schedule (its model passes), and say which it was", async () => {
+    const dataDir = tempDir('speeds')
+    const service = await open(dataDir)
+    await service.record(jobResult({ hybrid: 60 }, 1, { steps: { hybrid: 6 } }))
+    await service.record(jobResult({ hybrid: 30 }, 1, { steps: { hybrid: 3 } }))
+    await service.record(jobResult({ hybrid: 34 }, 1, { steps: { hybrid: 3 } }))
+    expect(service.speeds('emoji32')[0]).toMatchObject({
+      mode: 'hybrid',
+      msPerImage: 32,
+      samples: 2,
+      steps: 3,
+    })
+    await service.flush()
+    expect((await open(dataDir)).speeds('emoji32')).toEqual(service.speeds('emoji32'))
   })
 
   it('persist in speeds.json and read it back after a restart', async () => {

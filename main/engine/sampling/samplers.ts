@@ -5,17 +5,25 @@
  *
  *   dd        the DD student: one generator run per entry of t_list (1-step: [0]; 2-step: [0, t2]; or custom).
  *             Each run keeps the ids before t and sees the same noise from t on.
- *   hybrid    DD at t = 0, then the exact teacher from `start` to `end` (its prefix before `start` is DD's),
- *             then DD at t = end: the teacher fixes the first tokens, which matter most.
+ *   hybrid    DD at t = 0 (unless the teacher starts at 0), snapped to codes, then the exact teacher from
+ *             `start` to `end`, then DD at t = end (unless the teacher ran to the last step): the teacher fixes
+ *             the first steps, which matter most.
  *   exact     the teacher, with each token chosen from its image's noise through the flow map: the deterministic
  *             target the student was trained to imitate.
  *   ar        the teacher, sampled stochastically (temperature, top-k, top-p, CFG) with a seeded uniform stream.
+ *
+ * t, t_list and the hybrid bounds count the pack's steps (./steps.ts): tokens for LlamaGen, scales for VAR. The
+ * generator takes them as they are. The teacher runs one step at a time: a KV-cached token step (teacher_step)
+ * for LlamaGen, a whole scale from the earlier scales' ids (teacher_scale) for VAR, whose tokens within a scale
+ * are all chosen from that one run, each from its own position's noise or uniform.
  */
 import * as ort from 'onnxruntime-node'
+import { hybridSteps } from '../../../common/generation.ts'
 import { AppError } from '../../../common/result.ts'
 import { noiseInternals } from '../noise.ts'
 import type { PackRuntime } from '../packRuntime.ts'
 import { requireGraph } from '../packs/manifest.ts'
+import { stepOffsets, stepUnitsOf } from '../steps.ts'
 import { flowMapSupport } from './flowMap.ts'
 import { sampleCategorical, shapeDistribution, type TeacherSampling } from './shaping.ts'
 
@@ -28,7 +36,7 @@ export interface SampleInput {
 }
 
 export interface SampleHooks {
-  /** Called after every AR step (and every DD step): steps done, steps in total for this call. */
+  /** Called after every teacher step (token or scale) and every DD step: steps done, in total for this call. */
   onStep?: (done: number, total: number) => void
   signal?: AbortSignal
 }
@@ -129,9 +137,45 @@ export function stochasticChooser(seeds: number[]): Chooser {
   }
 }
 
+/** Which tokens the teacher chooses: steps start..stop-1; tokens of earlier steps come from `prefix`. */
+export interface TeacherRange {
+  prefix?: Int32Array
+  start?: number
+  stop?: number
+}
+
 /**
- * The teacher, one KV-cached step per token. Positions < start are taken from `prefix` (the teacher still reads
- * them to build its cache); positions start..stop-1 are chosen; later positions stay 0.
+ * The guidance of step k of K: the constant form (u + s (c - u)), or for cfgSchedule 'linear-scale' VAR's ramp,
+ * w = s k / (K - 1) in the form c + w (c - u). The schedule is the pack's (sampling.teacher.cfgSchedule).
+ */
+export function guidanceAt(
+  rt: PackRuntime,
+  sampling: TeacherSampling,
+  k: number,
+  K: number,
+): TeacherSampling {
+  if (rt.manifest.sampling.teacher.cfgSchedule !== 'linear-scale') return sampling
+  const ratio = K > 1 ? k / (K - 1) : 1
+  return { ...sampling, cfgScale: sampling.cfgScale * ratio, cfgForm: 'cond' }
+}
+
+/** Whether a run needs the unconditional half of the batch at all. */
+function isGuided(rt: PackRuntime, sampling: TeacherSampling): boolean {
+  return rt.manifest.sampling.teacher.cfgSchedule === 'linear-scale'
+    ? sampling.cfgScale !== 0
+    : sampling.cfgScale !== 1
+}
+
+/** The class ids of a teacher batch: the images' classes, then (with guidance) as many nullClass rows. */
+function teacherClasses(rt: PackRuntime, classes: number[], guided: boolean): ort.Tensor {
+  const nullClass = rt.manifest.conditioning.nullClass
+  const rows = guided ? [...classes, ...classes.map(() => nullClass)] : classes
+  return int64(rows, [rows.length])
+}
+
+/**
+ * The teacher over steps start..stop-1 (tokens or scales, as the pack counts them): tokens of earlier steps are
+ * taken from `range.prefix`, the chosen steps' tokens come from `choose`, later tokens stay 0.
  */
 export async function sampleTeacher(
   rt: PackRuntime,
@@ -139,7 +183,24 @@ export async function sampleTeacher(
   sampling: TeacherSampling,
   choose: Chooser,
   hooks: SampleHooks = {},
-  range: { prefix?: Int32Array; start?: number; stop?: number } = {},
+  range: TeacherRange = {},
+): Promise<Int32Array> {
+  return rt.manifest.family === 'var'
+    ? sampleTeacherScales(rt, input, sampling, choose, hooks, range)
+    : sampleTeacherTokens(rt, input, sampling, choose, hooks, range)
+}
+
+/**
+ * LlamaGen's teacher, one KV-cached step per token. Positions < start are taken from `prefix` (the teacher still
+ * reads them to build its cache); positions start..stop-1 are chosen; later positions stay 0.
+ */
+async function sampleTeacherTokens(
+  rt: PackRuntime,
+  input: SampleInput,
+  sampling: TeacherSampling,
+  choose: Chooser,
+  hooks: SampleHooks,
+  range: TeacherRange,
 ): Promise<Int32Array> {
   const n = rt.manifest.tokens.count
   const vocab = rt.manifest.tokens.codebookSize
@@ -147,12 +208,9 @@ export async function sampleTeacher(
   const b = input.classes.length
   const start = range.start ?? 0
   const stop = range.stop ?? n
-  const guided = sampling.cfgScale !== 1
+  const guided = isGuided(rt, sampling)
   const rows = guided ? 2 * b : b
-  const nullClass = rt.manifest.conditioning.nullClass
-  const classIds = int64(guided ? [...input.classes, ...input.classes.map(() => nullClass)] : input.classes, [
-    rows,
-  ])
+  const classIds = teacherClasses(rt, input.classes, guided)
   const out = new Int32Array(b * n)
   if (range.prefix)
     for (let row = 0; row < b; row++)
@@ -184,37 +242,157 @@ export async function sampleTeacher(
     pastK = presentK as ort.Tensor
     pastV = presentV as ort.Tensor
     if (pos < start) continue
+    const shaping = guidanceAt(rt, sampling, pos, n)
     for (let row = 0; row < b; row++) {
       const cond = logits.subarray(row * vocab, (row + 1) * vocab)
       const uncond = guided ? logits.subarray((row + b) * vocab, (row + b + 1) * vocab) : null
-      out[row * n + pos] = choose(shapeDistribution(cond, uncond, sampling), row, pos)
+      out[row * n + pos] = choose(shapeDistribution(cond, uncond, shaping), row, pos)
     }
     hooks.onStep?.(pos + 1 - start, stop - start)
   }
   return out
 }
 
-/** DD at t = 0, the exact teacher from start to end, DD at t = end. */
+/**
+ * VAR's teacher, one run of teacher_scale per scale: it reads the ids of the earlier scales (no cache to carry)
+ * and gives the logits of every token of the scale, each chosen at its own token position. Scales < start come
+ * from `prefix`; scales start..stop-1 are chosen; later tokens stay 0.
+ */
+async function sampleTeacherScales(
+  rt: PackRuntime,
+  input: SampleInput,
+  sampling: TeacherSampling,
+  choose: Chooser,
+  hooks: SampleHooks,
+  range: TeacherRange,
+): Promise<Int32Array> {
+  const n = rt.manifest.tokens.count
+  const vocab = rt.manifest.tokens.codebookSize
+  requireGraph(rt.manifest, 'teacherScale')
+  const offsets = stepOffsets(rt.manifest)
+  const scales = offsets.length - 1
+  const b = input.classes.length
+  const start = range.start ?? 0
+  const stop = range.stop ?? scales
+  const guided = isGuided(rt, sampling)
+  const rows = guided ? 2 * b : b
+  const classIds = teacherClasses(rt, input.classes, guided)
+  const out = new Int32Array(b * n)
+  const first = offsets[start] as number
+  if (range.prefix)
+    for (let row = 0; row < b; row++)
+      for (let pos = 0; pos < first; pos++) out[row * n + pos] = range.prefix[row * n + pos] as number
+  // [rows, N]: the unconditional half reads the same ids. Only earlier scales are read, so it is refilled with
+  // each scale's choices as they are made.
+  const ids = new BigInt64Array(rows * n)
+  for (let k = start; k < stop; k++) {
+    checkCancelled(hooks.signal)
+    const from = offsets[k] as number
+    const size = (offsets[k + 1] as number) - from
+    for (let row = 0; row < b; row++) {
+      for (let pos = 0; pos < from; pos++) {
+        const id = BigInt(out[row * n + pos] as number)
+        ids[row * n + pos] = id
+        if (guided) ids[(row + b) * n + pos] = id
+      }
+    }
+    const result = await rt.sessions.run('teacherScale', {
+      ids: new ort.Tensor('int64', ids.slice(), [rows, n]),
+      scale: scalar(k),
+      class_ids: classIds,
+    })
+    const logits = result.logits?.data as Float32Array | undefined
+    if (!logits) throw new Error('teacher_scale.onnx did not return logits')
+    if (logits.length !== rows * size * vocab)
+      throw new Error(
+        `teacher_scale.onnx returned ${logits.length} logits for scale ${k}, expected [${rows}, ${size}, ${vocab}]`,
+      )
+    const shaping = guidanceAt(rt, sampling, k, scales)
+    for (let row = 0; row < b; row++) {
+      for (let j = 0; j < size; j++) {
+        const at = (row * size + j) * vocab
+        const cond = logits.subarray(at, at + vocab)
+        const uAt = ((row + b) * size + j) * vocab
+        const uncond = guided ? logits.subarray(uAt, uAt + vocab) : null
+        out[row * n + from + j] = choose(shapeDistribution(cond, uncond, shaping), row, from + j)
+      }
+    }
+    hooks.onStep?.(k + 1 - start, stop - start)
+  }
+  return out
+}
+
+/**
+ * The ids of a DD run as codes, for positions < `before`: where the generator's latents are codebook vectors
+ * (before split_t) those are its ids; where they are the continuous head's, the nearest code (squared Euclidean
+ * distance), as the published hybrid samplers snap them. In every published schedule the teacher starts before
+ * split_t, so this is the ids themselves.
+ */
+export function snapToCodes(
+  rt: PackRuntime,
+  out: TokensOut,
+  before: number,
+  splitTokens: number,
+): Int32Array {
+  const n = rt.manifest.tokens.count
+  const [vocab, d] = rt.manifest.codebook.shape
+  const ids = Int32Array.from(out.ids)
+  const b = ids.length / n
+  for (let row = 0; row < b; row++) {
+    for (let pos = splitTokens; pos < before; pos++) {
+      const at = (row * n + pos) * d
+      let best = 0
+      let bestDistance = Number.POSITIVE_INFINITY
+      for (let j = 0; j < vocab; j++) {
+        let distance = 0
+        for (let c = 0; c < d; c++) {
+          const diff = (rt.book[j * d + c] as number) - (out.latents[at + c] as number)
+          distance += diff * diff
+        }
+        if (distance < bestDistance) {
+          bestDistance = distance
+          best = j
+        }
+      }
+      ids[row * n + pos] = best
+    }
+  }
+  return ids
+}
+
+/**
+ * The published teacher-involved schedule (hybrid): DD at t = 0 (skipped when start is 0) snapped to codes, the
+ * exact teacher over steps start..end-1, DD at t = end with the hybrid's split_t (skipped when end is the last
+ * step). Progress counts each of these model passes (common/generation.ts hybridSteps).
+ */
 export async function sampleHybrid(
   rt: PackRuntime,
   input: SampleInput,
-  hybrid: { start: number; end: number },
-  splitT: number,
+  hybrid: { start: number; end: number; splitT: number },
   sampling: TeacherSampling,
   hooks: SampleHooks = {},
 ): Promise<TokensOut> {
-  const total = 2 + (hybrid.end - hybrid.start)
-  const first = await sampleDD(rt, input, [0], splitT, { signal: hooks.signal })
-  hooks.onStep?.(1, total)
+  const steps = stepUnitsOf(rt.manifest).count
+  const offsets = stepOffsets(rt.manifest)
+  const total = hybridSteps(hybrid, steps)
+  let done = 0
+  let prefix: Int32Array | undefined
+  if (hybrid.start > 0) {
+    const first = await sampleDD(rt, input, [0], hybrid.splitT, { signal: hooks.signal })
+    prefix = snapToCodes(rt, first, offsets[hybrid.start] as number, offsets[hybrid.splitT] as number)
+    hooks.onStep?.(++done, total)
+  }
+  const base = done
   const middle = await sampleTeacher(
     rt,
     input,
     sampling,
     exactChooser(rt, input.noise),
-    { signal: hooks.signal, onStep: (done) => hooks.onStep?.(1 + done, total) },
-    { prefix: first.ids, start: hybrid.start, stop: hybrid.end },
+    { signal: hooks.signal, onStep: (k) => hooks.onStep?.(base + k, total) },
+    { prefix, start: hybrid.start, stop: hybrid.end },
   )
-  const last = await sampleDD(rt, input, [hybrid.end], splitT, { signal: hooks.signal }, middle)
+  if (hybrid.end >= steps) return { ids: middle, latents: latentsOf(rt, middle) }
+  const last = await sampleDD(rt, input, [hybrid.end], hybrid.splitT, { signal: hooks.signal }, middle)
   hooks.onStep?.(total, total)
   return last
 }

@@ -1,14 +1,18 @@
 /**
  * Teacher logits -> the categorical p that sampling (or the flow map, ./flowMap.ts) draws from: a port of
- * shape_distribution in models/ddpipe/mapping.py. Float64 throughout, operations in Python's order: CFG, then
+ * shape_distribution in models/ddpipe/mapping.py, plus VAR's guidance form (see TeacherSampling.cfgForm). Float64 throughout, operations in Python's order: CFG, then
  * temperature, top-k, top-p, softmax. Softmax follows torch's CPU kernel (exp(x - max), four-lane sum, times the
  * reciprocal of the sum) so that p agrees with Python's to a few ulps; the zero pattern agrees exactly.
  */
 import { laneSum } from './flowMap.ts'
 
 export interface TeacherSampling {
-  /** Classifier-free guidance: logits = uncond + cfgScale (cond - uncond); 1 = no guidance. */
+  /**
+   * Classifier-free guidance. With cfgForm 'uncond' (the default, LlamaGen's): logits = u + cfgScale (c - u), 1 = no
+   * guidance. With 'cond' (VAR's, cfgScale being that scale's weight w): logits = c + w (c - u), 0 = no guidance.
+   */
   cfgScale: number
+  cfgForm?: 'uncond' | 'cond'
   /** Logits are divided by max(temperature, 1e-6): 0 means greedy. */
   temperature: number
   /** Keep the logits >= the k-th largest (ties at the k-th all stay); 0, or >= vocab, keeps all. */
@@ -42,7 +46,14 @@ export function shapeDistribution(
   }
   if (!Number.isSafeInteger(s.topK)) throw new RangeError(`topK must be an integer, got ${s.topK}`)
   const logits = new Float64Array(n)
-  if (uncond !== null && s.cfgScale !== 1) {
+  const fromCond = s.cfgForm === 'cond'
+  if (uncond !== null && fromCond && s.cfgScale !== 0) {
+    // VAR writes it (1 + w) c - w u; the same mix, grouped like the constant form.
+    for (let i = 0; i < n; i++) {
+      const c = cond[i] as number
+      logits[i] = c + s.cfgScale * (c - (uncond[i] as number))
+    }
+  } else if (uncond !== null && !fromCond && s.cfgScale !== 1) {
     for (let i = 0; i < n; i++) {
       const u = uncond[i] as number
       logits[i] = u + s.cfgScale * ((cond[i] as number) - u)

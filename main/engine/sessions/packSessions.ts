@@ -10,9 +10,10 @@ import * as ort from 'onnxruntime-node'
 import { AppError } from '../../../common/result.ts'
 import type { ExecutionProviderName } from '../../../common/types.ts'
 import { graphIoProblems } from '../packs/graphCheck.ts'
-import { type PackManifest, requireGraph } from '../packs/manifest.ts'
+import { type GraphName, type PackManifest, requireGraph } from '../packs/manifest.ts'
 
-export type GraphName = 'generator' | 'decoder' | 'teacherStep'
+/** The pack's graphs: generator, decoder, and the family's teacher (teacherStep or teacherScale). */
+export type { GraphName }
 
 export interface LoadedGraph {
   session: ort.InferenceSession
@@ -170,7 +171,10 @@ export class PackSessions {
   }
 }
 
-/** Batch-1 inputs of the right shapes and types, with values that are valid for every graph. */
+/**
+ * Batch-1 inputs of the right shapes and types, with values that are valid for every graph. teacher_scale runs
+ * its last scale: the whole sequence, so a provider that cannot run the full graph fails here, not in a job.
+ */
 export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<string, ort.Tensor> {
   const n = manifest.tokens.count
   const d = manifest.tokens.codebookDim
@@ -193,6 +197,14 @@ export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<str
         pos: new ort.Tensor('int64', BigInt64Array.of(0n), []),
         past_k: new ort.Tensor('float32', new Float32Array(0), [layers, 1, heads, 0, headDim]),
         past_v: new ort.Tensor('float32', new Float32Array(0), [layers, 1, heads, 0, headDim]),
+      }
+    }
+    case 'teacherScale': {
+      const scales = manifest.tokens.scales?.length ?? 1
+      return {
+        ids: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
+        scale: new ort.Tensor('int64', BigInt64Array.of(BigInt(scales - 1)), []),
+        class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
       }
     }
   }

@@ -1,10 +1,12 @@
 /**
- * The collapsible Advanced section: the second step of '2 steps' (t2), custom steps, the hybrid range and the
- * original model's sampling (temperature, top-k, top-p, CFG scale). Every group stays editable, but one the
+ * The collapsible Advanced section: the second step of '2 steps' (t2), custom steps, the hybrid range with its
+ * split_t and the original model's sampling (temperature, top-k, top-p, CFG scale). Steps are the pack's:
+ * tokens, or scales for a VAR pack. Every group stays editable, but one the
  * chosen mode does not read is dimmed and says so, since its errors then do not stop a run. The values belong
  * to the pack they were set for (the panel keeps them); Reset restores that pack's defaults.
  */
 import type { ReactNode } from 'react'
+import type { StepUnits } from '../../../../common/generation.ts'
 import type { FieldAria } from './fieldAria.ts'
 import type { AdvancedValues, FieldName } from './formModel.ts'
 import { NumberField } from './NumberField.tsx'
@@ -19,8 +21,8 @@ interface Props {
   onReset(): void
   errors: Partial<Record<FieldName, string>>
   fieldAria(name: FieldName): FieldAria
-  /** The pack's token count: the bound for step and hybrid positions. */
-  tokens: number
+  /** The pack's steps (tokens or scales) and their count: the bound for step and hybrid positions. */
+  steps: StepUnits
 }
 
 export function AdvancedSettings({
@@ -32,8 +34,9 @@ export function AdvancedSettings({
   onReset,
   errors,
   fieldAria,
-  tokens,
+  steps,
 }: Props) {
+  const { unit, count } = steps
   // What every NumberField here takes from its name alone.
   const field = (name: keyof AdvancedValues) => ({
     name,
@@ -56,24 +59,26 @@ export function AdvancedSettings({
         <AdvancedGroup title="2 steps" active={used.has('t2')}>
           <NumberField
             {...field('t2')}
-            label="Second step at token (t2)"
-            help={`The second pass keeps the first t2 tokens and redraws the rest; 1 to ${tokens - 1}.`}
+            label={`Second step at ${unit} (t2)`}
+            help={`The second pass keeps the first t2 ${unit}s and redraws the rest; 1 to ${count - 1}.`}
             min={1}
-            max={tokens - 1}
+            max={count - 1}
           />
         </AdvancedGroup>
         <AdvancedGroup title="Custom steps" active={used.has('tList')}>
           <NumberField
             {...field('tList')}
             label="Steps (t_list)"
-            help={`Token positions where the distilled model runs, from 0, below ${tokens}.`}
+            help={`${unit === 'scale' ? 'Scales' : 'Token positions'} where the distilled model runs, from 0, below ${count}.`}
             text
           />
         </AdvancedGroup>
         <AdvancedGroup title="Hybrid" active={used.has('hybridStart')}>
           <div className="grid grid-cols-2 gap-2">
-            <NumberField {...field('hybridStart')} label="Original from token" min={0} max={tokens - 1} />
-            <NumberField {...field('hybridEnd')} label="to token" min={1} max={tokens - 1} />
+            <NumberField {...field('hybridStart')} label={`Original from ${unit}`} min={0} max={count - 1} />
+            <NumberField {...field('hybridEnd')} label={`to ${unit}`} min={1} max={count} />
+            {/* Where the distilled passes turn from codes to continuous values; a published schedule sets its own. */}
+            <NumberField {...field('hybridSplitT')} label="Distilled split_t" min={0} max={count} />
           </div>
         </AdvancedGroup>
         <AdvancedGroup title="Original model sampling" active={used.has('temperature')}>

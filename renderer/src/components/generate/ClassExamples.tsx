@@ -42,10 +42,12 @@ interface StripProps {
    */
   lazyRoot?: RefObject<HTMLElement | null>
   testId?: string
+  /** Decoration next to text that already names the class (a row of the class list): hidden from assistive technology. */
+  decorative?: boolean
 }
 
 /** One class's row of the sheet, as `perClass` cells side by side. */
-export function ExampleStrip({ sheet, classIndex, scale, label, lazyRoot, testId }: StripProps) {
+export function ExampleStrip({ sheet, classIndex, scale, label, lazyRoot, testId, decorative }: StripProps) {
   const ref = useRef<HTMLSpanElement>(null)
   const seen = useSeen(ref, lazyRoot)
   const [cellWidth, cellHeight] = sheet.cell
@@ -54,8 +56,7 @@ export function ExampleStrip({ sheet, classIndex, scale, label, lazyRoot, testId
   return (
     <span
       ref={ref}
-      role="img"
-      aria-label={label}
+      {...(decorative ? { 'aria-hidden': true } : { role: 'img', 'aria-label': label })}
       data-testid={testId}
       data-loaded={seen ? 'true' : 'false'}
       className="flex shrink-0 gap-0.5"

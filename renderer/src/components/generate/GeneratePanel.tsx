@@ -31,7 +31,7 @@ import { GenerateButtons } from './GenerateButtons.tsx'
 import { ImportPackDialog } from './ImportPackDialog.tsx'
 import { JobStatus } from './JobStatus.tsx'
 import { ModePicker } from './ModePicker.tsx'
-import { singleModesOf, UI_COMPARE_MODES } from './modes.ts'
+import { hybridPresetsOf, presetOf, singleModesOf, stepUnitsOf, UI_COMPARE_MODES } from './modes.ts'
 import { PackField } from './PackField.tsx'
 import { PromptField } from './PromptField.tsx'
 import { SeedField } from './SeedField.tsx'
@@ -82,6 +82,12 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
   const adv = advanced.packId === (pack?.id ?? null) ? advanced.values : advancedDefaults(pack)
   const setAdv = (name: keyof AdvancedValues, value: string) =>
     setAdvanced({ packId: pack?.id ?? null, values: { ...adv, [name]: value } })
+  // The published hybrid schedule the Advanced values are, if any; choosing one sets all three.
+  const hybridPreset = presetOf(hybridPresetsOf(pack), {
+    start: Number.parseInt(adv.hybridStart, 10),
+    end: Number.parseInt(adv.hybridEnd, 10),
+    splitT: Number.parseInt(adv.hybridSplitT, 10),
+  })
   const [advancedOpen, setAdvancedOpen] = useState(false)
 
   // Settings handed over by the gallery or a dropped PNG are applied once, while rendering (React's way of
@@ -160,7 +166,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             imported={imported}
             onDismissImported={() => setImported(null)}
           />
-          <PromptField pack={pack} />
+          <PromptField pack={pack} classIndex={classIndex} onPickClass={setChosenClass} />
           <ClassPicker
             key={pack?.id ?? 'none'}
             classes={pack?.classes ?? []}
@@ -177,9 +183,22 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
               // Custom steps need a step list, which lives in Advanced.
               if (m === 'custom') setAdvancedOpen(true)
             }}
-            steps={stepsPerRun(singleModesOf(mode, compareModes), adv, tokens, pack)}
+            steps={stepsPerRun(singleModesOf(mode, compareModes), adv, pack)}
             speeds={speeds}
             compareModes={compareModes}
+            pack={pack}
+            hybridPreset={hybridPreset}
+            onHybridPreset={(p) =>
+              setAdvanced({
+                packId: pack?.id ?? null,
+                values: {
+                  ...adv,
+                  hybridStart: String(p.start),
+                  hybridEnd: String(p.end),
+                  hybridSplitT: String(p.splitT),
+                },
+              })
+            }
           />
           {mode === 'compare' && (
             <CompareModesPicker
@@ -211,7 +230,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             onReset={() => setAdvanced({ packId: pack?.id ?? null, values: advancedDefaults(pack) })}
             errors={checked.errors}
             fieldAria={fieldAria}
-            tokens={tokens}
+            steps={stepUnitsOf(pack)}
           />
         </div>
 
@@ -235,7 +254,15 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
         </div>
       </form>
       {/* Outside the form above: a form must not hold another. */}
-      <ImportPackDialog open={importOpen} onClose={() => setImportOpen(false)} onImport={importPack} />
+      <ImportPackDialog
+        open={importOpen}
+        onClose={() => setImportOpen(false)}
+        onImport={importPack}
+        onConverted={(p) => {
+          setChosenPack(p.id)
+          setImported(p)
+        }}
+      />
     </section>
   )
 }

@@ -3,9 +3,14 @@
  * main reads the pack from its own disk, and a browser window never learns a file's path. The path is checked
  * here with the contract's rule first; what main refuses (not a pack, an id already taken) is shown in the
  * dialog with main's own words, and the path stays in the field to be fixed.
+ *
+ * The same dialog turns official DD checkpoint files into a pack ("Import official checkpoint",
+ * ../models/ImportCheckpoint.tsx): one modal, so the focus goes back to what opened it whichever way it ends.
  */
 import { type FormEvent, useRef, useState } from 'react'
+import type { PackSummary } from '../../../../common/generation.ts'
 import { Dialog, DialogHeader } from '../Dialog.tsx'
+import { ImportCheckpoint } from '../models/ImportCheckpoint.tsx'
 import { isAbsolutePath } from '../paths.ts'
 import { alertBox, control, fieldError, fieldLabel, hint } from './ui.ts'
 
@@ -14,23 +19,51 @@ interface Props {
   onClose(): void
   /** Imports the pack at `path`; answers with main's reason when it refuses, or null once it is imported. */
   onImport(path: string): Promise<string | null>
+  /** The user chose to use a pack converted from official checkpoints (it is already in the pack list). */
+  onConverted?(pack: PackSummary): void
 }
 
-export function ImportPackDialog({ open, onClose, onImport }: Props) {
+export function ImportPackDialog({ open, onClose, onImport, onConverted }: Props) {
+  const [view, setView] = useState<'pack' | 'checkpoint'>('pack')
+  // Each opening starts with the pack form.
+  const [wasOpen, setWasOpen] = useState(open)
+  if (open !== wasOpen) {
+    setWasOpen(open)
+    if (open) setView('pack')
+  }
+  const official = view === 'checkpoint'
   return (
     <Dialog
       open={open}
       onClose={onClose}
       labelledBy="import-pack-title"
       describedBy="import-pack-intro"
+      width={official ? 'w-[min(680px,94vw)]' : undefined}
       testId="import-pack-dialog"
     >
-      <DialogHeader id="import-pack-title" title="Import a model pack" onClose={onClose}>
+      <DialogHeader
+        id="import-pack-title"
+        title={official ? 'Import official checkpoint' : 'Import a model pack'}
+        onClose={onClose}
+      >
         <p id="import-pack-intro" className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
-          The pack is checked, then copied into the models folder; the original stays where it is.
+          {official
+            ? 'LlamaGen-DD or VAR-DD files as published (student, teacher and tokenizer) are converted into a pack in the models folder; the originals stay where they are.'
+            : 'The pack is checked, then copied into the models folder; the original stays where it is.'}
         </p>
       </DialogHeader>
-      <ImportForm onImport={onImport} onCancel={onClose} />
+      {official ? (
+        <ImportCheckpoint
+          onBack={() => setView('pack')}
+          onClose={onClose}
+          onUse={(pack) => {
+            onConverted?.(pack)
+            onClose()
+          }}
+        />
+      ) : (
+        <ImportForm onImport={onImport} onCancel={onClose} onOfficial={() => setView('checkpoint')} />
+      )}
     </Dialog>
   )
 }
@@ -42,7 +75,15 @@ function pathError(path: string): string | undefined {
   return undefined
 }
 
-function ImportForm({ onImport, onCancel }: { onImport: Props['onImport']; onCancel(): void }) {
+function ImportForm({
+  onImport,
+  onCancel,
+  onOfficial,
+}: {
+  onImport: Props['onImport']
+  onCancel(): void
+  onOfficial(): void
+}) {
   const [path, setPath] = useState('')
   // The field is checked from the first try on, not while the user is still typing the first path.
   const [tried, setTried] = useState(false)
@@ -114,6 +155,17 @@ function ImportForm({ onImport, onCancel }: { onImport: Props['onImport']; onCan
             The pack could not be imported: {refused}
           </p>
         )}
+        <p className={hint}>
+          Have the official LlamaGen-DD or VAR-DD checkpoint files instead?{' '}
+          <button
+            type="button"
+            onClick={onOfficial}
+            data-testid="import-official"
+            className="rounded text-indigo-700 underline hover:no-underline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300"
+          >
+            Import official checkpoint…
+          </button>
+        </p>
       </div>
       <footer className="flex items-center justify-end gap-2 border-t border-zinc-200 px-5 py-3 dark:border-zinc-800">
         {/* Always present, so screen readers hear the progress when it starts. */}

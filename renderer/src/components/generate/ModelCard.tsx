@@ -4,7 +4,7 @@
  * credit line is a disclosure away, so the card stays short in the narrow panel.
  */
 import type { ModeSpeed, PackSummary } from '../../../../common/generation.ts'
-import { modeLabel, speedSource, speedText } from './modes.ts'
+import { countOf, modeLabel, speedSource, speedText, stepUnitsOf } from './modes.ts'
 
 interface Props {
   pack: PackSummary
@@ -18,6 +18,9 @@ const CARD_MODES = ['1step', '2step', 'hybrid', 'exact', 'ar'] as const
 
 export function ModelCard({ pack, tokens, speeds }: Props) {
   const licenseNames = [...new Set(pack.licenses.map((l) => l.license))]
+  const steps = stepUnitsOf(pack)
+  // A VAR pack's tokens come in scales: "680 tokens in 10 scales".
+  const scales = steps.unit === 'scale' ? ` in ${countOf(steps.count, 'scale')}` : ''
   return (
     <section
       aria-labelledby="model-card-title"
@@ -46,7 +49,7 @@ export function ModelCard({ pack, tokens, speeds }: Props) {
       >
         <dt className="font-medium text-zinc-700 dark:text-zinc-300">Resolution</dt>
         <dd data-testid="model-resolution">
-          {pack.image ? `${pack.image.width}×${pack.image.height} px` : 'not stated'}, {tokens} tokens
+          {pack.image ? `${pack.image.width}×${pack.image.height} px` : 'not stated'}, {tokens} tokens{scales}
         </dd>
         <dt className="font-medium text-zinc-700 dark:text-zinc-300">Classes</dt>
         <dd data-testid="model-classes">{pack.classes.length}</dd>
@@ -74,6 +77,13 @@ export function ModelCard({ pack, tokens, speeds }: Props) {
   )
 }
 
+/** A mode's name in the table; a hybrid time says which schedule it was measured with. */
+function rowLabel(mode: string, speed: ModeSpeed | undefined): string {
+  return mode === 'hybrid' && speed?.steps !== undefined
+    ? `${modeLabel(mode)} (${speed.steps} steps)`
+    : modeLabel(mode)
+}
+
 function SpeedTable({ speeds }: { speeds: ModeSpeed[] | null }) {
   return (
     <div>
@@ -94,7 +104,7 @@ function SpeedTable({ speeds }: { speeds: ModeSpeed[] | null }) {
               className="contents"
               title={speed ? speedSource(speed) : undefined}
             >
-              <dt className="text-zinc-600 dark:text-zinc-400">{modeLabel(mode)}</dt>
+              <dt className="text-zinc-600 dark:text-zinc-400">{rowLabel(mode, speed)}</dt>
               <dd
                 className={
                   speed

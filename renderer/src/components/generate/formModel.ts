@@ -1,7 +1,8 @@
 /**
  * The Generate form as text fields, checked the way the server checks them (common/generation.ts and
- * main/engine/plan.ts), so most mistakes are shown before anything is sent. What needs the pack's codebook
- * (top-k's upper bound) is left to the server, whose invalid_input message is shown next to the form.
+ * main/engine/plan.ts), so most mistakes are shown before anything is sent. Steps, t2, t_list and the hybrid
+ * bounds count the pack's steps: tokens, or scales for a VAR pack. What needs the pack's codebook (top-k's upper
+ * bound) is left to the server, whose invalid_input message is shown next to the form.
  */
 import {
   type GenerateRequest,
@@ -11,7 +12,14 @@ import {
   type SingleMode,
 } from '../../../../common/generation.ts'
 import type { GenerateInput } from '../../app/useGeneration.ts'
-import { singleModesOf, stepsFor, usesHybrid, usesTeacher } from './modes.ts'
+import {
+  defaultHybridSplitT,
+  singleModesOf,
+  stepsFor,
+  stepUnitsOf,
+  usesHybrid,
+  usesTeacher,
+} from './modes.ts'
 
 /** The UI's cap on images per job (the contract allows more, for the CLI). */
 export const MAX_UI_IMAGES = 16
@@ -22,6 +30,8 @@ export interface AdvancedValues {
   tList: string
   hybridStart: string
   hybridEnd: string
+  /** split_t of the hybrid's distilled passes (a published preset sets its own). */
+  hybridSplitT: string
   temperature: string
   topK: string
   topP: string
@@ -41,14 +51,15 @@ export interface FormValues extends AdvancedValues {
 
 export function advancedDefaults(pack: PackSummary | null): AdvancedValues {
   const d = pack?.defaults
-  const tokens = pack?.tokens ?? 64
-  const twoStep = d?.tLists['2step'] ?? [0, Math.floor(tokens / 2)]
+  const steps = stepUnitsOf(pack).count
+  const twoStep = d?.tLists['2step'] ?? [0, Math.floor(steps / 2)]
   const custom = d?.tLists.custom ?? twoStep
   return {
-    t2: String(twoStep[1] ?? Math.floor(tokens / 2)),
+    t2: String(twoStep[1] ?? Math.floor(steps / 2)),
     tList: custom.join(', '),
-    hybridStart: String(d?.hybrid.start ?? Math.floor(tokens / 8)),
-    hybridEnd: String(d?.hybrid.end ?? Math.floor(tokens / 2)),
+    hybridStart: String(d?.hybrid.start ?? Math.floor(steps / 8)),
+    hybridEnd: String(d?.hybrid.end ?? Math.floor(steps / 2)),
+    hybridSplitT: String(d?.hybrid.splitT ?? d?.splitT ?? steps),
     temperature: String(d?.teacher.temperature ?? 1),
     topK: String(d?.teacher.topK ?? 1),
     topP: String(d?.teacher.topP ?? 1),
@@ -82,14 +93,14 @@ export function parseTList(text: string): number[] | null {
 export function stepsPerRun(
   modes: readonly SingleMode[],
   values: AdvancedValues,
-  tokens: number,
   pack: PackSummary | null,
 ): number {
   const settings = {
     tList: parseTList(values.tList) ?? [0],
     hybrid: { start: Number(values.hybridStart) || 0, end: Number(values.hybridEnd) || 0 },
   }
-  return modes.reduce((sum, s) => sum + stepsFor(s, tokens, settings, pack), 0)
+  const steps = stepUnitsOf(pack).count
+  return modes.reduce((sum, s) => sum + stepsFor(s, steps, settings, pack), 0)
 }
 
 export interface Checked {
@@ -101,7 +112,7 @@ export interface Checked {
 
 export function checkForm(values: FormValues, pack: PackSummary | null): Checked {
   const errors: Partial<Record<FieldName, string>> = {}
-  const tokens = pack?.tokens ?? 64
+  const { count: steps, unit } = stepUnitsOf(pack)
   const { mode } = values
   const modes = singleModesOf(mode, values.compareModes)
 
@@ -115,22 +126,26 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   if (mode === 'compare' && modes.length < 2) errors.compareModes = 'Pick at least two modes to compare.'
 
   const t2 = parseInteger(values.t2)
-  if (t2 === null || t2 < 1 || t2 >= tokens)
-    errors.t2 = `A whole number from 1 to ${tokens - 1}: where the second step starts.`
+  if (t2 === null || t2 < 1 || t2 >= steps)
+    errors.t2 = `A whole number from 1 to ${steps - 1}: where the second step starts.`
 
   const tList = parseTList(values.tList)
-  if (tList === null) errors.tList = 'Whole numbers separated by commas, e.g. 0, 16, 32.'
+  if (tList === null)
+    errors.tList = `Whole numbers separated by commas, e.g. ${unit === 'scale' ? '0, 4, 7' : '0, 16, 32'}.`
   else if (tList[0] !== 0) errors.tList = 'Must start at 0 (the first step sees only noise).'
-  else if (tList.some((t) => t >= tokens)) errors.tList = `Every step must be below ${tokens}.`
+  else if (tList.some((t) => t >= steps)) errors.tList = `Every step must be below ${steps} (${unit}s).`
   else if (tList.some((t, i) => i > 0 && t <= (tList[i - 1] as number)))
     errors.tList = 'Each step must be larger than the one before.'
   else if (tList.length > 64) errors.tList = 'At most 64 steps.'
 
+  // The original model may run to the last step (end = the step count): no distilled pass after it.
   const start = parseInteger(values.hybridStart)
   const end = parseInteger(values.hybridEnd)
-  if (start === null || start >= tokens) errors.hybridStart = `A whole number from 0 to ${tokens - 1}.`
-  if (end === null || end >= tokens || end < 1) errors.hybridEnd = `A whole number from 1 to ${tokens - 1}.`
+  const splitT = parseInteger(values.hybridSplitT)
+  if (start === null || start >= steps) errors.hybridStart = `A whole number from 0 to ${steps - 1}.`
+  if (end === null || end > steps || end < 1) errors.hybridEnd = `A whole number from 1 to ${steps}.`
   else if (start !== null && end <= start) errors.hybridEnd = `Must be larger than the start (${start}).`
+  if (splitT === null || splitT > steps) errors.hybridSplitT = `A whole number from 0 to ${steps}.`
 
   const temperature = parseNumber(values.temperature)
   if (temperature === null || temperature <= 0 || temperature > 10)
@@ -156,7 +171,8 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   if (mode === 'compare') request.compareModes = modes
   if (mode === '2step') request.tList = [0, t2 as number]
   if (modes.includes('custom')) request.tList = tList as number[]
-  if (usesHybrid(modes)) request.hybrid = { start: start as number, end: end as number }
+  if (usesHybrid(modes))
+    request.hybrid = { start: start as number, end: end as number, splitT: splitT as number }
   if (usesTeacher(modes)) {
     request.teacher = {
       temperature: temperature as number,
@@ -181,6 +197,7 @@ export function usedFields(mode: GenerationMode, compareModes: readonly SingleMo
   if (usesHybrid(modes)) {
     fields.add('hybridStart')
     fields.add('hybridEnd')
+    fields.add('hybridSplitT')
   }
   if (usesTeacher(modes)) for (const f of ['temperature', 'topK', 'topP', 'cfgScale'] as const) fields.add(f)
   return fields
@@ -191,6 +208,7 @@ const SERVER_FIELDS: [string, FieldName][] = [
   ['tList', 'tList'],
   ['hybrid.start', 'hybridStart'],
   ['hybrid.end', 'hybridEnd'],
+  ['hybrid.splitT', 'hybridSplitT'],
   ['teacher.temperature', 'temperature'],
   ['teacher.topK', 'topK'],
   ['teacher.topP', 'topP'],
@@ -269,6 +287,12 @@ export function formPatchOf(
   }
   if (hybrid?.start !== undefined) advanced.hybridStart = String(hybrid.start)
   if (hybrid?.end !== undefined) advanced.hybridEnd = String(hybrid.end)
+  if (hybrid?.splitT !== undefined) advanced.hybridSplitT = String(hybrid.splitT)
+  else if (hybrid?.start !== undefined || hybrid?.end !== undefined) {
+    // A range without split_t (settings from before hybrid presets): what the engine picks for that range.
+    const splitT = defaultHybridSplitT(pack, Number(advanced.hybridStart), Number(advanced.hybridEnd))
+    if (splitT !== null) advanced.hybridSplitT = String(splitT)
+  }
   if (teacher?.temperature !== undefined) advanced.temperature = String(teacher.temperature)
   if (teacher?.topK !== undefined) advanced.topK = String(teacher.topK)
   if (teacher?.topP !== undefined) advanced.topP = String(teacher.topP)

@@ -1,11 +1,16 @@
-/** How each generation mode is named and explained in the UI, fastest first, and what each one reads. */
+/**
+ * How each generation mode is named and explained in the UI, fastest first, and what each one reads. The words
+ * follow the pack's steps: a VAR pack's teacher takes 10 scales, a LlamaGen pack's one token at a time.
+ */
 import {
   type GenerationMode,
+  type HybridPreset,
   type ModeSpeed,
   modelSteps,
   type PackSummary,
   SINGLE_MODES,
   type SingleMode,
+  type StepUnits,
 } from '../../../../common/generation.ts'
 import { formatMs } from './ui.ts'
 
@@ -58,6 +63,77 @@ export const MODES: readonly ModeInfo[] = [
   },
 ]
 
+/** What a pack's steps are; a pack that does not say counts tokens (64, the fallback of the form). */
+export function stepUnitsOf(pack: PackSummary | null): StepUnits {
+  return pack?.steps ?? { unit: 'token', count: pack?.tokens ?? 64 }
+}
+
+/** "1 scale", "10 scales", "64 tokens". */
+export function countOf(count: number, unit: StepUnits['unit']): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`
+}
+
+/** The modes as this pack presents them: MODES, with the teacher's steps in the pack's units. */
+export function modesFor(pack: PackSummary | null): readonly ModeInfo[] {
+  const steps = stepUnitsOf(pack)
+  const presets = hybridPresetsOf(pack)
+  const choice =
+    presets.length > 0 ? ` Published schedules: ${presets.map((p) => p.steps).join(', ')} steps.` : ''
+  if (steps.unit === 'token')
+    return choice
+      ? MODES.map((m) => (m.mode === 'hybrid' ? { ...m, tradeOff: `${m.tradeOff}${choice}` } : m))
+      : MODES
+  const all = countOf(steps.count, 'scale')
+  const words: Partial<Record<GenerationMode, Partial<ModeInfo>>> = {
+    '1step': { tradeOff: `Fastest. One pass of the distilled model for all ${all}.` },
+    custom: { tradeOff: 'Your own step list in scales (Advanced): more steps, closer to the original.' },
+    hybrid: {
+      tradeOff: `Original model for some scales, distilled for the rest. Slower, better.${choice}`,
+    },
+    ar: {
+      short: `slowest, best · ${all}`,
+      tradeOff: `The original model, one scale at a time (${all}). Slowest, best.`,
+    },
+    exact: {
+      tradeOff: `The original model (${all}) driven by the same noise: what DD learned to copy. Slow.`,
+    },
+  }
+  return MODES.map((m) => ({ ...m, ...words[m.mode] }))
+}
+
+/** The pack's published hybrid schedules, fewest steps first (none for most small packs). */
+export function hybridPresetsOf(pack: PackSummary | null): HybridPreset[] {
+  return pack?.defaults?.hybridPresets ?? []
+}
+
+/** The preset these hybrid settings are, if any: the same start, end and split_t. */
+export function presetOf(
+  presets: readonly HybridPreset[],
+  hybrid: { start: number | null; end: number | null; splitT: number | null },
+): HybridPreset | null {
+  return (
+    presets.find((p) => p.start === hybrid.start && p.end === hybrid.end && p.splitT === hybrid.splitT) ??
+    null
+  )
+}
+
+/**
+ * The split_t the engine uses for a hybrid range a request gives without one (main/engine/plan.ts): the pack's
+ * preset with that range, else the pack's own.
+ */
+export function defaultHybridSplitT(pack: PackSummary | null, start: number, end: number): number | null {
+  const preset = hybridPresetsOf(pack).find((p) => p.start === start && p.end === end)
+  return preset?.splitT ?? pack?.defaults?.splitT ?? null
+}
+
+/** A preset in words: "Distilled draft, the original model for 1 scale (from scale 4), then distilled." */
+export function describePreset(preset: HybridPreset, steps: StepUnits): string {
+  const teacher = `the original model for ${countOf(preset.end - preset.start, steps.unit)} (from ${steps.unit} ${preset.start})`
+  const first =
+    preset.start > 0 ? `Distilled draft, ${teacher}` : `${teacher[0]?.toUpperCase()}${teacher.slice(1)}`
+  return `${first}${preset.end < steps.count ? ', then distilled for the rest' : ''}.`
+}
+
 /**
  * What a compare job runs unless the user picks otherwise: the two fast modes against the reference they were
  * distilled from (the engine's own default runs every mode, which is slow for a first look).
@@ -99,14 +175,14 @@ export function modeLabel(mode: string): string {
   return MODES.find((m) => m.mode === mode)?.label ?? mode
 }
 
-/** Model steps a mode takes with this pack's settings (what the progress bar counts). */
+/** Model steps a mode takes with this pack's settings (what the progress bar counts); `steps`: the pack's. */
 export function stepsFor(
   mode: SingleMode,
-  tokens: number,
+  steps: number,
   settings: { tList: number[]; hybrid: { start: number; end: number } },
   pack: PackSummary | null,
 ): number {
-  return modelSteps(mode, tokens, { ...settings, twoStepTList: pack?.defaults?.tLists['2step'] ?? [0, 1] })
+  return modelSteps(mode, steps, { ...settings, twoStepTList: pack?.defaults?.tLists['2step'] ?? [0, 1] })
 }
 
 /** Whether any of the modes samples the original model (and so reads its sampling settings). */

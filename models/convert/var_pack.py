@@ -1,0 +1,804 @@
+"""Official VAR-DD files (student, VAR teacher, multi-scale VQVAE; see var_arch.py) -> a DD Studio pack, family 'var'.
+
+  convert_var          the three official files -> a checked pack folder (what `python -m convert var` runs)
+  write_var_test_pack  random-weight files in the official structure (depth 2, a narrow VQVAE with the full
+                       codebook) -> a pack; what the app's tests run the engine on
+  export_var_pack      loaded models -> a pack (the part both share)
+
+Files and graphs (../PACK_FORMAT.md, revision 1.2), with the pipeline's ONNX export, hashing, fixture encoding and
+manifest validation (models/ddpipe/export.py) reused:
+  generator.onnx      noise, prefix_ids, t, split_t, class_ids -> latents (assembled), ids; t and split_t count scales
+  decoder.onnx        latents (680 tokens, scale after scale) -> RGB uint8 NHWC
+  teacher_scale.onnx  ids, scale, class_ids -> the teacher's logits for that scale's tokens
+  codebook.bin        VAR's raw codebook (not normalised), parity.json, manifest.json
+A graph over protobuf's 2 GB (the float32 d20 and d24) keeps its weights in one `<graph>.onnx.data` file beside it,
+which onnxruntime reads when it opens the graph from its path; the manifest lists it like any other file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import warnings
+from collections import OrderedDict
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ddpipe.common import PipelineError, atomic_path, save_json
+from ddpipe.export import (
+    FORMAT_VERSION,
+    DecoderGraph,
+    _assemble_dynamic,
+    _onnx_export,
+    _tensor_json,
+    git_revision,
+    sha256_file,
+    validate_manifest,
+)
+from ddpipe.noise import NOISE_SPEC, gaussian_noise_batch
+from ddpipe.student import noise_for
+
+from .checkpoints import CheckpointNotFound, LayoutMismatch, LoadedCheckpoint, load_model
+from .llamagen_pack import (
+    FLOW,
+    FP16_PARITY_TOLERANCE,
+    PARITY_NOISE_SEED,
+    PARITY_TOLERANCE,
+    SAMPLING_CLASSES,
+    SAMPLING_SEEDS,
+    ImageNetClass,
+    Progress,
+    check_output_dir,
+    class_names_license,
+    imagenet_classes,
+)
+from .var_arch import (
+    VAE,
+    VAE_TINY,
+    VAR_D2_TEST,
+    VAEConfig,
+    VARConfig,
+    VARDDStudent,
+    VARTeacher,
+    VARVQVAE,
+    ScaleResampler,
+    expected_shapes,
+    parameter_count,
+    recomputed_buffers,
+    sample_dd,
+    scale_starts,
+    var_config,
+)
+
+ROLE_NAMES = {"student": "VAR-DD student", "teacher": "VAR teacher", "vae": "VAR VQVAE"}
+CHECKPOINT_KINDS = {"student": "var-student", "teacher": "var-teacher", "vae": "var-vae"}
+# The file names the official model zoos publish (VAR-DD on Hugging Face, VAR's own zoo), for messages.
+OFFICIAL_FILES = {"student": "var-d{depth}.pth", "teacher": "var_d{depth}.pth", "vae": "vae_ch160v4096z32.pth"}
+OFFICIAL_DEPTHS = (16, 20, 24)
+
+# The published teacher-involved schedules (VAR/README.md of the DD repository, combine_sample.py): t_list [0, 5],
+# teacher from t_teacher_start 4 / 3 / 0 up to 5, loss_split_t 5 / 8 / 9, for 3 / 4 / 6 model passes (d16 only).
+HYBRID_PRESETS = [
+    {"steps": 3, "start": 4, "end": 5, "splitT": 5},
+    {"steps": 4, "start": 3, "end": 5, "splitT": 8},
+    {"steps": 6, "start": 0, "end": 5, "splitT": 9},
+]
+HYBRID = {"start": HYBRID_PRESETS[1]["start"], "end": HYBRID_PRESETS[1]["end"]}
+# combine_sample.py: guidance 2.0 ramped over the scales (VAR's own schedule), top-k 900, top-p 0.95, sampling
+# from the softmax of the guided logits (temperature 1).
+TEACHER_SETTINGS = {"cfgScale": 2.0, "cfgSchedule": "linear-scale", "temperature": 1.0, "topK": 900, "topP": 0.95}
+# The teacher_scale fixture's scale: 25 tokens, made from the ids of scales 0..3 (three area resizings, two Phis).
+# The last scale would make the fixture 40 times larger; the decoder fixture covers every scale's resizing.
+TEACHER_FIXTURE_SCALE = 4
+# protobuf refuses messages of 2 GiB; a graph whose weights come near it keeps them in a separate file.
+INLINE_LIMIT = 2**31 - 2**27
+
+LICENSES_OFFICIAL = [
+    {
+        "name": "Distilled Decoding (VAR-DD) weights",
+        "license": "MIT",
+        "attribution": "Microsoft Corporation; E. Liu, X. Ning, Y. Wang, Z. Lin, Distilled Decoding 1 (arXiv 2412.17153); "
+        "https://huggingface.co/microsoft/distilled_decoding",
+    },
+    {
+        "name": "VAR transformer and multi-scale VQVAE weights",
+        "license": "MIT",
+        "attribution": "FoundationVision, VAR (K. Tian, Y. Jiang, Z. Yuan, B. Peng, L. Wang; arXiv 2404.02905); "
+        "https://github.com/FoundationVision/VAR",
+    },
+]
+
+
+# ---------------------------------------------------------------- graphs
+
+
+class GeneratorGraph(nn.Module):
+    """VARDDStudent.forward_forced + assembly, with t and split_t (in scales) as tensors: one graph for every step.
+
+    The forced prefix takes prefix_ids as the input's nearest codes (they are: x_t[j] = C[prefix_ids[j]])."""
+
+    def __init__(self, student: VARDDStudent, book: torch.Tensor):
+        super().__init__()
+        self.student = student
+        self.register_buffer("book", book.float())
+        self.register_buffer("starts", torch.tensor(scale_starts(student.cfg.patch_nums)))
+
+    def forward(self, noise, prefix_ids, t, split_t, classes):
+        b, n, _ = noise.shape
+        t_tokens = self.starts[t].reshape(1).expand(b)
+        clean = torch.arange(n)[None, :] < t_tokens[:, None]
+        x = torch.where(clean[..., None], self.book[prefix_ids], noise)
+        logits, latents = self.student(x, t_tokens, classes)
+        ids, out = _assemble_dynamic(logits, latents, prefix_ids, t_tokens, self.starts[split_t], self.book)
+        return out, ids
+
+
+class TeacherScaleGraph(nn.Module):
+    """The teacher's logits for the tokens of one scale, from the ids of the scales before it.
+
+    The inputs of every position are made from the ids (the accumulated feature map, resized to each next scale);
+    ids from `scale` on are replaced by 0 first, so they are never read. The transformer then runs over the
+    positions up to the end of `scale` only, with the scale-causal mask: the same logits as a KV-cached run through
+    the scales (VARTeacher.logits_by_scale_cached; the tests compare them)."""
+
+    def __init__(self, teacher: VARTeacher, vae: VARVQVAE):
+        super().__init__()
+        self.teacher = teacher
+        self.resampler = ScaleResampler(vae)
+        self.register_buffer("book", vae.codebook().detach().float())
+        self.register_buffer("starts", torch.tensor(scale_starts(teacher.cfg.patch_nums)))
+
+    def forward(self, ids, scale, classes):
+        t = self.teacher
+        begin, end = self.starts[scale], self.starts[scale + 1]
+        ids = torch.where(torch.arange(ids.shape[1])[None, :] < begin, ids, torch.zeros_like(ids))
+        h, cond = t.embed(self.resampler.next_scale_inputs(self.book[ids]), classes)
+        h = h[:, :end]
+        mask = t.attn_bias_for_masking[:, :, :end, :end]
+        for block in t.blocks:
+            h = block(h, cond, mask)
+        return t.logits(h[:, begin:], cond)
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def _io(dtype: str, shape: list) -> dict:
+    return {"dtype": dtype, "shape": shape}
+
+
+def _class_entries(classes: list[ImageNetClass]) -> list[dict]:
+    entries = []
+    for c in classes:
+        entry: dict = {"index": c.index, "name": c.name}
+        if c.synonyms:
+            entry["synonyms"] = list(c.synonyms)
+        entries.append(entry)
+    return entries
+
+
+def _choices(cfg: VARConfig, split_t: int, extra: dict[str, str]) -> dict[str, str]:
+    size = cfg.name.split("-")[0]
+    return {
+        "splitT": f"the official few-step loss_split_t of {size} ({split_t}; VAR/README.md: 5 for d16, 4 for d20 and d24)",
+        "tLists": f"the official t_list: [0] and [0, {cfg.t2}] (VAR/README.md: [0, 5] for d16, [0, 4] for d20 and d24)",
+        "hybridPresets": (
+            "the published 3/4/6-step teacher-involved schedules (teacher from scale 4/3/0 to 5, split_t 5/8/9)"
+            if cfg.depth == 16
+            else f"d16's published 3/4/6-step schedules (teacher from scale 4/3/0 to 5, split_t 5/8/9): teacher-involved "
+            f"schedules are published for d16 only, not for {size} (whose 2-step t2 is {cfg.t2})"
+        ),
+        "hybrid": "the 4-step preset's start and end",
+        "teacher": "the official combine_sample.py settings: guidance 2.0 ramped linearly over the scales, top-k 900, "
+        "top-p 0.95, temperature 1",
+        "flow": "the pipeline's default flow map; the official DD mapping's solver is not published, so the exact "
+        "teacher mode follows this map, not the one the student was distilled from",
+        "exactTeacher": "no exact-teacher sampling fixtures: they would be held-out training pairs, which are not "
+        "published; the student's 1-step and 2-step fixtures are in parity.json",
+        "prefix": "the generator reads the clean prefix as the codebook vectors of prefix_ids; the official 2-step "
+        "sampling feeds back the previous assembled output, which is the same when t2 <= split_t (all published "
+        "settings)",
+        "resizing": "the VQVAE's bicubic upsampling and area resizing are written into the graphs as fixed matrices: "
+        "PyTorch's own linear maps (found by resizing basis images), so no Resize node has to match PyTorch's borders",
+        **extra,
+    }
+
+
+def build_manifest(
+    pack_id: str,
+    name: str,
+    version: str,
+    description: str,
+    cfg: VARConfig,
+    vae_cfg: VAEConfig,
+    classes: list[ImageNetClass],
+    split_t: int,
+    sources: dict[str, LoadedCheckpoint],
+    licenses: list[dict],
+    pack_dir: Path,
+    precision: dict,
+    choices: dict[str, str],
+) -> dict:
+    n, d, v = cfg.tokens, cfg.codebook_dim, cfg.vocab
+    size = cfg.grid * vae_cfg.upsampling
+    files = {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(pack_dir.iterdir())
+        if p.name != "manifest.json"
+    }
+    provenance = {
+        "pipelineRevision": git_revision(Path(__file__).resolve().parents[2]),
+        "seed": 0,
+        "converter": "models/convert/var_pack.py",
+        "sources": {role: ckpt.provenance() for role, ckpt in sources.items()},
+        "recomputedBuffers": {role: len(ckpt.absent_buffers) for role, ckpt in sources.items() if ckpt.absent_buffers},
+        "architecture": {
+            "student": cfg.name,
+            "teacher": cfg.name,
+            "depth": cfg.depth,
+            "heads": cfg.heads,
+            "width": cfg.width,
+            "vae": vae_cfg.name,
+        },
+        "choices": choices,
+        "precision": precision,
+        "torch": torch.__version__,
+    }
+    return {
+        "format": "dd-studio-pack",
+        "formatVersion": FORMAT_VERSION,
+        "id": pack_id,
+        "name": name,
+        "version": version,
+        "description": description,
+        "family": "var",
+        "conditioning": {"kind": "class", "nullClass": cfg.n_classes, "classes": _class_entries(classes)},
+        "image": {"width": size, "height": size, "channels": 3},
+        "tokens": {
+            "grid": [cfg.grid, cfg.grid],
+            "count": n,
+            "codebookSize": v,
+            "codebookDim": d,
+            "normalized": False,
+            "scales": list(cfg.patch_nums),
+        },
+        "noise": {**NOISE_SPEC, "shape": [n, d], "batchSeeds": "seed + i (mod 2^32)"},
+        "flow": FLOW,
+        "sampling": {
+            "splitT": split_t,
+            "tLists": {"1step": [0], "2step": [0, cfg.t2]},
+            "hybrid": HYBRID,
+            "hybridPresets": HYBRID_PRESETS,
+            "teacher": TEACHER_SETTINGS,
+        },
+        "graphs": {
+            "generator": {
+                "file": "generator.onnx",
+                "inputs": {
+                    "noise": _io("float32", ["batch", n, d]),
+                    "prefix_ids": _io("int64", ["batch", n]),
+                    "t": _io("int64", []),
+                    "split_t": _io("int64", []),
+                    "class_ids": _io("int64", ["batch"]),
+                },
+                "outputs": {"latents": _io("float32", ["batch", n, d]), "ids": _io("int64", ["batch", n])},
+            },
+            "decoder": {
+                "file": "decoder.onnx",
+                "inputs": {"latents": _io("float32", ["batch", n, d])},
+                "outputs": {"rgb": _io("uint8", ["batch", size, size, 3])},
+            },
+            "teacherScale": {
+                "file": "teacher_scale.onnx",
+                "inputs": {
+                    "ids": _io("int64", ["batch", n]),
+                    "scale": _io("int64", []),
+                    "class_ids": _io("int64", ["batch"]),
+                },
+                "outputs": {"logits": _io("float32", ["batch", "scaleTokens", v])},
+            },
+        },
+        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [v, d]},
+        "parity": {"file": "parity.json"},
+        "files": files,
+        "licenses": licenses,
+        "provenance": provenance,
+    }
+
+
+# ---------------------------------------------------------------- export
+
+
+def _stage(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+EXPORT_STAGES = 5  # generator, decoder, teacher scale, sampling fixtures, manifest
+
+
+def _export_graph(module: nn.Module, args: tuple, pack_dir: Path, file: str, inputs, outputs, axes, fp16: bool) -> dict | None:
+    """Exports `module` as pack_dir/file; returns the float16 conversion's summary when `fp16`.
+
+    The export goes to a scratch folder first: for a graph over 2 GB torch writes each weight to a file of its
+    own there, and those are gathered into the one `<file>.data` that the pack lists."""
+    scratch = pack_dir / f".{file}.export"
+    scratch.mkdir()
+    try:
+        _onnx_export(module, args, scratch / file, inputs, outputs, axes)
+        stats = None
+        if fp16:
+            from .fp16 import to_float16_weights
+
+            stats = to_float16_weights(scratch / file)
+        separate = [p for p in scratch.iterdir() if p.name != file and not p.name.startswith(".")]
+        if separate or (scratch / file).stat().st_size > INLINE_LIMIT:
+            import onnx
+
+            model = onnx.load(str(scratch / file))  # with the weights torch wrote beside it
+            onnx.save_model(
+                model,
+                str(pack_dir / file),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=f"{file}.data",
+                size_threshold=1024,
+            )
+        else:
+            os.replace(scratch / file, pack_dir / file)
+        return stats
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_finite(name: str, *tensors: torch.Tensor) -> None:
+    for t in tensors:
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise PipelineError(f"{name} gives non-finite values on the fixture inputs: the weights may be damaged")
+
+
+@torch.no_grad()
+def export_var_pack(
+    student: VARDDStudent,
+    teacher: VARTeacher,
+    vae: VARVQVAE,
+    out_dir: Path,
+    sources: dict[str, LoadedCheckpoint],
+    pack_id: str,
+    name: str,
+    version: str = "1.0.0",
+    description: str = "",
+    classes: list[ImageNetClass] | None = None,
+    split_t: int | None = None,
+    licenses: list[dict] | None = None,
+    fp16: bool = False,
+    progress: Progress | None = None,
+    stages: tuple[int, int] = (0, EXPORT_STAGES),
+    choices: dict[str, str] | None = None,
+) -> Path:
+    """Writes the pack into a temporary folder beside out_dir and renames it to out_dir only when complete (out_dir
+    must not exist or be empty); on any error the temporary folder is removed.
+
+    `sources` maps a role ('student', 'teacher', 'vae') to its LoadedCheckpoint, for the provenance. `classes`
+    defaults to the 1000 ImageNet classes; `split_t` (in scales) to the size's official value. With `fp16` the
+    graphs' weights are stored as float16 (see fp16.py) and the fixtures come from PyTorch emulating that
+    arithmetic. `stages` is (stages done before this call, stages in all) for `progress`; `choices` are added to
+    the provenance's."""
+    out_dir = check_output_dir(Path(out_dir))
+    cfg = student.cfg
+    if teacher.cfg != cfg:
+        raise PipelineError(f"teacher config {teacher.cfg.name} does not match the student's {cfg.name}")
+    book = vae.codebook().detach().float()
+    if tuple(book.shape) != (cfg.vocab, cfg.codebook_dim):
+        raise PipelineError(f"VQVAE codebook {tuple(book.shape)} does not match the student's ({cfg.vocab}, {cfg.codebook_dim})")
+    if vae.cfg.patch_nums != cfg.patch_nums:
+        raise PipelineError(f"VQVAE scales {vae.cfg.patch_nums} differ from the transformer's {cfg.patch_nums}")
+    classes = imagenet_classes() if classes is None else classes
+    if len(classes) != cfg.n_classes:
+        raise PipelineError(f"{len(classes)} class names for a model of {cfg.n_classes} classes")
+    split_t = cfg.split_t if split_t is None else int(split_t)
+    if not 0 <= split_t <= cfg.scales:
+        raise PipelineError(f"split_t {split_t} is not a scale count between 0 and {cfg.scales}")
+    n, d = cfg.tokens, cfg.codebook_dim
+    done, total = stages
+    student, teacher, vae = student.eval(), teacher.eval(), vae.eval()
+
+    if fp16:
+        from .fp16 import emulated_float16 as reference
+    else:
+        reference = nullcontext
+    converted: dict[str, dict] = {}
+
+    tmp_dir = out_dir.parent / f".{out_dir.name}.partial"
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)
+    tmp_dir.mkdir(parents=True)
+
+    def export(module, args, file, inputs, outputs, axes):
+        stats = _export_graph(module, args, tmp_dir, file, inputs, outputs, axes, fp16)
+        if stats is not None:
+            converted[file] = stats
+        with reference():
+            return module(*args)
+
+    try:
+        b = 2
+        batch = {0: "batch"}
+        noise = torch.from_numpy(gaussian_noise_batch(PARITY_NOISE_SEED, b, (n, d)))
+        class_ids = torch.tensor([0, cfg.n_classes - 1], dtype=torch.long)
+        prefix = torch.randint(0, cfg.vocab, (b, n), generator=torch.Generator().manual_seed(3))
+        t = torch.tensor(cfg.t2, dtype=torch.long)
+        split = torch.tensor(split_t, dtype=torch.long)
+
+        _stage(progress, "exporting the generator (DD student)", done, total)
+        latents, ids = export(
+            GeneratorGraph(student, book).eval(),
+            (noise, prefix, t, split, class_ids),
+            "generator.onnx",
+            ["noise", "prefix_ids", "t", "split_t", "class_ids"],
+            ["latents", "ids"],
+            {k: batch for k in ("noise", "prefix_ids", "class_ids", "latents", "ids")},
+        )
+        _check_finite("the student", latents)
+
+        _stage(progress, "exporting the decoder (VQVAE)", done + 1, total)
+        decoder = DecoderGraph(ScaleResampler(vae)).eval()
+        rgb = export(decoder, (latents,), "decoder.onnx", ["latents"], ["rgb"], {"latents": batch, "rgb": batch})
+
+        _stage(progress, "exporting the teacher scale", done + 2, total)
+        scale_ids = torch.randint(0, cfg.vocab, (b, n), generator=torch.Generator().manual_seed(4))
+        scale = torch.tensor(TEACHER_FIXTURE_SCALE, dtype=torch.long)
+        teacher_classes = torch.tensor([3, cfg.n_classes], dtype=torch.long)  # a class and the null class
+        logits = export(
+            TeacherScaleGraph(teacher, vae).eval(),
+            (scale_ids, scale, teacher_classes),
+            "teacher_scale.onnx",
+            ["ids", "scale", "class_ids"],
+            ["logits"],
+            {"ids": batch, "class_ids": batch, "logits": {0: "batch", 1: "scaleTokens"}},
+        )
+        _check_finite("the teacher", logits)
+
+        with atomic_path(tmp_dir / "codebook.bin") as tmp:
+            tmp.write_bytes(book.numpy().astype("<f4").tobytes())
+
+        _stage(progress, "computing the sampling fixtures", done + 3, total)
+        fixture_classes = [c % cfg.n_classes for c in SAMPLING_CLASSES]
+        eps = torch.from_numpy(noise_for(SAMPLING_SEEDS, n, d))
+        cls = torch.tensor(fixture_classes, dtype=torch.long)
+        with reference():
+            ids1 = sample_dd(student, eps, cls, [0], split_t, book)[0]
+            ids2 = sample_dd(student, eps, cls, [0, cfg.t2], split_t, book)[0]
+
+        parity = {
+            "tolerance": FP16_PARITY_TOLERANCE if fp16 else PARITY_TOLERANCE,
+            "generator": {
+                "inputs": {"noise": _tensor_json(noise), "prefix_ids": _tensor_json(prefix), "t": _tensor_json(t), "split_t": _tensor_json(split), "class_ids": _tensor_json(class_ids)},
+                "outputs": {"latents": _tensor_json(latents), "ids": _tensor_json(ids)},
+            },
+            "decoder": {"inputs": {"latents": _tensor_json(latents)}, "outputs": {"rgb": _tensor_json(rgb)}},
+            "teacher_scale": {
+                "inputs": {"ids": _tensor_json(scale_ids), "scale": _tensor_json(scale), "class_ids": _tensor_json(teacher_classes)},
+                "outputs": {"logits": _tensor_json(logits)},
+            },
+            "sampling": {
+                "student": {"classes": fixture_classes, "seeds": SAMPLING_SEEDS, "ids1step": ids1.tolist(), "ids2step": ids2.tolist()},
+            },
+        }
+        with atomic_path(tmp_dir / "parity.json") as tmp:
+            tmp.write_text(json.dumps(parity, separators=(",", ":")))
+
+        _stage(progress, "writing the manifest", done + 4, total)
+        precision: dict = {"weights": "float32"}
+        if fp16:
+            precision = {
+                "weights": "float16",
+                "what": "MatMul, Gemm and Conv run in float16 with float16 weights; the class table stored as float16; "
+                "norms, softmax, the residual stream, the resizing matrices and the codebook in float32; graph inputs "
+                "and outputs float32",
+                "graphs": converted,
+                "parityTolerance": FP16_PARITY_TOLERANCE,
+            }
+        manifest = build_manifest(
+            pack_id,
+            name,
+            version,
+            description,
+            cfg,
+            vae.cfg,
+            classes,
+            split_t,
+            sources,
+            licenses or [],
+            tmp_dir,
+            precision,
+            _choices(cfg, split_t, choices or {}),
+        )
+        validate_manifest(manifest, tmp_dir / "manifest.json")
+        save_json(tmp_dir / "manifest.json", manifest)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty: check_output_dir saw to that
+        tmp_dir.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    _stage(progress, "done", total, total)
+    return out_dir
+
+
+# ---------------------------------------------------------------- from official files
+
+
+def _role_of(present: set[str]) -> str | None:
+    """Which kind of official file a set of state-dict keys looks like."""
+    if "n_d_embed.weight" in present and "blocks.0.attn.mat_qkv.weight" in present:
+        return "student"
+    if "blocks.0.attn.mat_qkv.weight" in present:
+        return "teacher"
+    if any(k.startswith("decoder.") for k in present) and any(k.startswith("quantize.") for k in present):
+        return "vae"
+    if "cls_embedding.embedding_table.weight" in present or "layers.0.attention.wqkv.weight" in present:
+        return "llamagen"
+    return None
+
+
+LOOKS_LIKE = {**ROLE_NAMES, "llamagen": "LlamaGen model (use `llamagen`, not `var`)"}
+
+
+def _hint(err: LayoutMismatch, role: str, expected: dict[str, tuple[int, ...]], cfg) -> str | None:
+    """Why a file does not fit, when it is recognisably another official file or another depth."""
+    # Recomputed buffers are never reported missing, so they say nothing about what the file holds.
+    optional = set(recomputed_buffers(role, cfg))
+    present = (set(expected) - set(err.missing) - optional) | set(err.extra)
+    looks = _role_of(present)
+    if looks is not None and looks != role:
+        return f"this file looks like the {LOOKS_LIKE[looks]}, not the {ROLE_NAMES[role]}: check which file went where"
+    if role in ("student", "teacher"):
+        blocks = {int(k.split(".")[1]) for k in present if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+        if blocks and len(blocks) != cfg.depth:
+            depth = max(blocks) + 1
+            return f"the file holds {depth} blocks, a depth-{depth} model, not {cfg.name}: convert it with depth {depth}"
+    return None
+
+
+def load_checked(path: Path, role: str, cfg) -> tuple[nn.Module, LoadedCheckpoint]:
+    """checkpoints.load_model for a VAR role, with a hint added to a layout error when the file is another role or
+    depth, and a warning when the student file has no EMA weights."""
+    kind = CHECKPOINT_KINDS[role]
+    try:
+        model, info = load_model(Path(path), kind, cfg)
+    except LayoutMismatch as err:
+        shapes = expected_shapes(role, cfg)
+        hint = _hint(err, role, shapes, cfg)
+        if hint is None:
+            raise
+        raise LayoutMismatch(f"{err}\n  hint: {hint}", err.missing, err.extra, err.mismatched) from None
+    if role == "student" and info.weights_key != "trainer.ema_parameters":
+        warnings.warn(
+            f"{Path(path).name}: no trainer.ema_parameters; using {info.weights_key} (the raw training weights, as the "
+            "official sample.py does with --ema False)",
+            stacklevel=2,
+        )
+    return model, info
+
+
+def _float16_fits(cfg: VARConfig) -> None:
+    """The float16 conversion (fp16.py) rewrites a graph held in one protobuf message, which cannot exceed 2 GB."""
+    largest = 4 * max(parameter_count("student", cfg), parameter_count("teacher", cfg))
+    if largest > INLINE_LIMIT:
+        raise NotImplementedError(
+            f"float16 packs of VAR {cfg.name}: its float32 graphs ({largest / 2**30:.1f} GiB) exceed protobuf's 2 GB, "
+            "and the float16 conversion (convert/fp16.py) works on a graph held in one protobuf message; it needs "
+            "ONNX external-data support first. Convert without fp16 (the graphs then keep their weights in "
+            "<graph>.onnx.data files)."
+        )
+
+
+def _convert(
+    files: dict[str, Path],
+    cfg: VARConfig,
+    vae_cfg: VAEConfig,
+    out: Path,
+    pack_id: str,
+    name: str,
+    description: str,
+    licenses: list[dict],
+    fp16: bool,
+    progress: Progress | None,
+) -> Path:
+    out = check_output_dir(out)
+    if fp16:
+        _float16_fits(cfg)
+    for role, path in files.items():
+        if not Path(path).is_file():
+            raise CheckpointNotFound(f"{path}: no such file (expected the {ROLE_NAMES[role]})")
+    total = 4 + EXPORT_STAGES
+    _stage(progress, "reading the student checkpoint", 0, total)
+    student, s_info = load_checked(files["student"], "student", cfg)
+    _stage(progress, "reading the teacher checkpoint", 1, total)
+    teacher, t_info = load_checked(files["teacher"], "teacher", cfg)
+    _stage(progress, "reading the VQVAE checkpoint", 2, total)
+    vae, v_info = load_checked(files["vae"], "vae", vae_cfg)
+    _stage(progress, "checking the three files together", 3, total)
+    if vae_cfg.patch_nums != cfg.patch_nums:
+        raise PipelineError(f"{files['vae']}: VQVAE scales {vae_cfg.patch_nums} differ from the transformer's {cfg.patch_nums}")
+    sources = {"student": s_info, "teacher": t_info, "vae": v_info}
+    choices = {"weights": f"student weights from {s_info.weights_key}"}
+    absent = {role: info.absent_buffers for role, info in sources.items() if info.absent_buffers}
+    if absent:
+        choices["buffers"] = "recomputed (not in the file): " + "; ".join(
+            f"{role}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}" for role, keys in absent.items()
+        )
+    return export_var_pack(
+        student,
+        teacher,
+        vae,
+        out,
+        sources,
+        pack_id,
+        name,
+        description=description,
+        licenses=licenses,
+        fp16=fp16,
+        progress=progress,
+        stages=(4, total),
+        choices=choices,
+    )
+
+
+def default_pack_id(depth: int, fp16: bool = False) -> str:
+    return f"var-d{depth}-dd" + ("-fp16" if fp16 else "")
+
+
+def convert_var(
+    student: Path,
+    teacher: Path,
+    vae: Path,
+    depth: int,
+    out: Path,
+    *,
+    pack_id: str | None = None,
+    fp16: bool = False,
+    progress: Progress | None = None,
+    vae_config: VAEConfig = VAE,
+) -> Path:
+    """The official VAR-DD student (var-d{16,20,24}.pth), its VAR teacher (var_d{16,20,24}.pth) and VAR's VQVAE
+    (vae_ch160v4096z32.pth) -> a pack folder `out`.
+
+    `depth` is 16, 20 or 24 (2 is the random-weight test size). Every file is read safely and checked against
+    that depth's layout before anything is written; errors (checkpoints.CheckpointError,
+    ddpipe.common.PipelineError) name the file and what was expected. `out` must not exist or be empty. With
+    `fp16` the graphs' weights are float16 (d16 only: NotImplementedError names why for d20 and d24).
+    `vae_config` is for tests (a narrow VQVAE); official files use the default. Returns `out`."""
+    try:
+        cfg = var_config(int(depth))
+    except ValueError as err:
+        raise PipelineError(str(err)) from None
+    precision = " Graph weights in float16 for GPU providers." if fp16 else ""
+    description = (
+        f"VAR-{cfg.name} distilled with Distilled Decoding (ImageNet 256x256, 1000 classes), converted from the "
+        f"official checkpoints: 1 or 2 steps, the VAR-{cfg.name} teacher for the hybrid, scale-by-scale and "
+        f"exact-teacher modes.{precision} The exact-teacher mode uses this app's flow map, not the unpublished "
+        "official one."
+    )
+    return _convert(
+        {"student": Path(student), "teacher": Path(teacher), "vae": Path(vae)},
+        cfg,
+        vae_config,
+        out,
+        pack_id or default_pack_id(cfg.depth, fp16),
+        f"VAR-{cfg.name} DD" + (" (float16)" if fp16 else ""),
+        description,
+        [*LICENSES_OFFICIAL, class_names_license()],
+        fp16,
+        progress,
+    )
+
+
+# ---------------------------------------------------------------- the test pack
+
+TEST_PACK_ID = "var-test"
+TEST_FILES = {"student": "var-d2.pth", "teacher": "var_d2.pth", "vae": "vae_ch32v4096z32.pth"}
+
+
+def _randomized(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """The model's state with every parameter drawn afresh, seeded: norm weights around 1, attention temperatures
+    around VAR's initial log 4, the codebook at unit scale, the rest small. Buffers keep their (defined) values."""
+    g = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    state = {}
+    for key, value in model.state_dict().items():
+        if key not in params:
+            state[key] = value.clone()
+            continue
+        noise = torch.randn(value.shape, generator=g)
+        parts = key.split(".")
+        if parts[-1] == "weight" and "norm" in parts[-2]:
+            state[key] = 1 + 0.1 * noise
+        elif parts[-1] == "scale_mul_1H11":
+            state[key] = math.log(4.0) + 0.1 * noise
+        elif key == "quantize.embedding.weight":
+            state[key] = noise
+        else:
+            state[key] = 0.05 * noise
+    return state
+
+
+def write_test_checkpoints(folder: Path, seed: int = 0) -> dict[str, Path]:
+    """Random-weight files in the official structure (depth 2, VAE_TINY), returned by role:
+      student  {'epoch', 'iter', 'trainer': {'config', 'ema_parameters' (parameters only), 'var_wo_ddp' (other
+               weights, with the buffers)}, 'args'}: the layout of VAR's training checkpoints
+      teacher  a raw state dict with VAR's buffers
+      vae      a raw state dict with encoder-side keys and training statistics that the converter ignores"""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = VAR_D2_TEST
+    model = VARDDStudent(cfg)
+    buffers = {k for k, _ in model.named_buffers()}
+    ema = {k: v for k, v in _randomized(model, seed + 1).items() if k not in buffers}
+    model.load_state_dict(_randomized(model, seed + 11))
+    # An optimizer's state as VAR's trainer saves it (AdamW's moments, its parameter groups, the loss scaler),
+    # over two parameters to keep the file small: the structure is what the loader has to accept.
+    optimizer = torch.optim.AdamW([model.pos_start, model.head.bias], lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    for p in (model.pos_start, model.head.bias):
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    trainer = {
+        "config": {"patch_nums": cfg.patch_nums, "resos": tuple(16 * p for p in cfg.patch_nums), "prog_it": 0},
+        "var_wo_ddp": model.state_dict(),  # the training weights, buffers included (an OrderedDict with metadata)
+        "var_opt": {"optimizer": optimizer.state_dict(), "scaler": {"scale": 65536.0, "growth_factor": 2.0, "_growth_tracker": 0}},
+        "ema_parameters": ema,
+    }
+    args = OrderedDict(depth=cfg.depth, t_list="0,5", loss_split_t=5, ema=True, tblr=1e-4, pn="1_2_3_4_5_6_8_10_13_16")
+    vae_state = _randomized(VARVQVAE(VAE_TINY), seed + 3)
+    vae_state["encoder.conv_in.weight"] = torch.zeros(VAE_TINY.ch, 3, 3, 3)
+    vae_state["quant_conv.weight"] = torch.zeros(VAE_TINY.z_channels, VAE_TINY.z_channels, 3, 3)
+    vae_state["quant_conv.bias"] = torch.zeros(VAE_TINY.z_channels)
+    vae_state["quantize.ema_vocab_hit_SV"] = torch.zeros(len(VAE_TINY.patch_nums), VAE_TINY.vocab)
+    files = {role: folder / name for role, name in TEST_FILES.items()}
+    torch.save({"epoch": 1, "iter": 0, "trainer": trainer, "args": args}, files["student"])
+    torch.save(_randomized(VARTeacher(cfg), seed + 2), files["teacher"])
+    torch.save(vae_state, files["vae"])
+    return files
+
+
+def convert_test_checkpoints(
+    files: dict[str, Path],
+    out: Path,
+    *,
+    pack_id: str | None = None,
+    fp16: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """write_test_checkpoints' files -> a pack, through the same loading, checks and export as official files."""
+    with warnings.catch_warnings():
+        # The student file's float training arguments may make the loader announce its restricted reader.
+        warnings.filterwarnings("ignore", message=".*restricted unpickler")
+        return _convert(
+            {role: Path(path) for role, path in files.items()},
+            VAR_D2_TEST,
+            VAE_TINY,
+            Path(out),
+            pack_id or TEST_PACK_ID + ("-fp16" if fp16 else ""),
+            "VAR-DD test pack (random weights)" + (" (float16)" if fp16 else ""),
+            "Random weights in the official VAR-DD structure (depth 2, a narrow VQVAE with the full codebook): for "
+            "testing the converter and the engine; its images are noise.",
+            [class_names_license()],
+            fp16,
+            progress,
+        )
+
+
+def write_var_test_pack(out: Path, *, fp16: bool = False, progress: Progress | None = None) -> Path:
+    """A small VAR-DD pack with random weights, made the way an official one is: official-structure files
+    (write_test_checkpoints) in a temporary folder, read and checked by the same loader, converted.
+    680 tokens over the 10 scales, the full 4096 x 32 codebook, 32 x 32 images, a depth-2 student and teacher."""
+    with tempfile.TemporaryDirectory(prefix="var-test-files-") as folder:
+        files = write_test_checkpoints(Path(folder))
+        return convert_test_checkpoints(files, out, fp16=fp16, progress=progress)
