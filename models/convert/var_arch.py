@@ -119,8 +119,9 @@ class VAEConfig:
 
 
 VAE = VAEConfig()
-# Tests: the official key names with 2 narrow levels (32 x 32 images), the full 4096 x 32 codebook.
-VAE_TINY = VAEConfig(name="vae-tiny", ch=32, ch_mult=(1, 2), num_res_blocks=1)
+# Tests: the official key names with 5 narrow levels (256 x 256 images, as the official VQVAE), the full 4096 x 32
+# codebook.
+VAE_TINY = VAEConfig(name="vae-tiny", ch=32, ch_mult=(1, 1, 1, 1, 1), num_res_blocks=1)
 
 # Keys of an official VQVAE file that DD Studio never uses: the encoder side (images are only decoded) and the
 # codebook-usage statistics kept during the VQVAE's training.

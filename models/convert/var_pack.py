@@ -798,7 +798,7 @@ def convert_test_checkpoints(
 def write_var_test_pack(out: Path, *, fp16: bool = False, progress: Progress | None = None) -> Path:
     """A small VAR-DD pack with random weights, made the way an official one is: official-structure files
     (write_test_checkpoints) in a temporary folder, read and checked by the same loader, converted.
-    680 tokens over the 10 scales, the full 4096 x 32 codebook, 32 x 32 images, a depth-2 student and teacher."""
+    680 tokens over the 10 scales, the full 4096 x 32 codebook, 256 x 256 images, a depth-2 student and teacher."""
     with tempfile.TemporaryDirectory(prefix="var-test-files-") as folder:
         files = write_test_checkpoints(Path(folder))
         return convert_test_checkpoints(files, out, fp16=fp16, progress=progress)

@@ -69,7 +69,7 @@ def test_pack_validates_and_describes_the_model(built):
     }
     # The app's family rule (manifest.ts familyProblems): squares sum to the count, the last scale is the grid.
     assert sum(s * s for s in m["tokens"]["scales"]) == m["tokens"]["count"] and m["tokens"]["scales"][-1] == 16
-    assert m["image"] == {"width": 32, "height": 32, "channels": 3}  # the narrow VQVAE upsamples 2x (VAR's: 16x)
+    assert m["image"] == {"width": 256, "height": 256, "channels": 3}  # the narrow VQVAE upsamples 16x, as VAR's
     assert m["noise"]["name"] == "dd-noise-v1" and m["noise"]["shape"] == [680, 32]
     sampling = m["sampling"]
     assert sampling["splitT"] == 5 and sampling["tLists"] == {"1step": [0], "2step": [0, 5]}
@@ -120,7 +120,7 @@ def test_fixtures_are_the_reference_models_outputs(built):
 
     rgb = _fixture(parity["decoder"]["outputs"]["rgb"])
     ref = torch.clamp(torch.round((vae.decode_latents(latents) + 1) * 127.5), 0, 255).permute(0, 2, 3, 1)
-    assert (rgb.int() - ref.int()).abs().max() <= 1 and rgb.shape == (2, 32, 32, 3)
+    assert (rgb.int() - ref.int()).abs().max() <= 1 and rgb.shape == (2, 256, 256, 3)
 
     fx = parity["teacher_scale"]
     ids_in, scale, classes = (_fixture(fx["inputs"][k]) for k in ("ids", "scale", "class_ids"))
@@ -175,7 +175,7 @@ def test_onnx_graphs_match_pytorch(built):
     """ONNX vs the parity fixtures within their tolerance; needs the onnxruntime Python package (the app's vitest
     runs the same fixtures in onnxruntime-node)."""
     out = built[0]
-    ort = pytest.importorskip("onnxruntime", reason="no onnxruntime Python package; the app's packs.test.ts checks parity.json")
+    ort = pytest.importorskip("onnxruntime", reason="no onnxruntime Python package; the app's convertedPacks.test.ts checks parity.json")
     parity = json.loads((out / "parity.json").read_text())
     types = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
     for graph in ("generator", "decoder", "teacher_scale"):

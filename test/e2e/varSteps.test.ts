@@ -8,19 +8,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureVarTestPack, VAR_PACK_DIR } from '../support/varTestPack.ts'
+import { ensureTestPack, testPackDir } from '../support/convertedPacks.ts'
+
+const VAR_PACK_DIR = testPackDir('var')
+
 import { openServedPage, type ServedPage, waitForIdle } from './pageHelpers.ts'
 
 let app: ServedPage | null = null
 let page: Page
-let unavailable: string | null = null
 
 beforeAll(async () => {
-  unavailable = ensureVarTestPack()
-  if (unavailable) {
-    console.warn(`VAR Steps tests skipped: ${unavailable}`)
-    return
-  }
+  ensureTestPack('var')
   app = await openServedPage({
     beforeLoad: (s) => {
       fs.cpSync(VAR_PACK_DIR, path.join(s.dataDir, 'models', 'var-test'), { recursive: true })
@@ -36,13 +34,6 @@ afterAll(async () => {
   await app?.close()
 })
 
-function needsPack(ctx: { skip: () => void }): boolean {
-  if (!unavailable) return true
-  console.warn(`skipped: ${unavailable}`)
-  ctx.skip()
-  return false
-}
-
 /** The hint under the Steps options: the chosen mode's trade-off and its model steps per run. */
 function stepsHint() {
   return page.getByRole('radiogroup', { name: 'Steps' }).locator('p').last()
@@ -55,8 +46,7 @@ async function openAdvanced(): Promise<void> {
 }
 
 describe('the Steps toggle with a VAR pack', () => {
-  it('the card and the options count scales: 680 tokens in 10 scales, Original AR takes 10', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('the card and the options count scales: 680 tokens in 10 scales, Original AR takes 10', async () => {
     const card = page.getByTestId('model-card')
     await card.getByText('VAR-DD test pack', { exact: false }).first().waitFor()
     expect(await card.getByTestId('model-resolution').textContent()).toBe('32×32 px, 680 tokens in 10 scales')
@@ -74,8 +64,7 @@ describe('the Steps toggle with a VAR pack', () => {
     expect(await page.getByTestId('hybrid-presets').count()).toBe(0)
   })
 
-  it("Hybrid offers the published 3, 4 and 6 steps, starting from the pack's default (4)", async (ctx) => {
-    if (!needsPack(ctx)) return
+  it("Hybrid offers the published 3, 4 and 6 steps, starting from the pack's default (4)", async () => {
     await page.getByTestId('mode-hybrid').check()
     const presets = page.getByRole('radiogroup', { name: 'Hybrid schedule' })
     await presets.waitFor()
@@ -88,8 +77,7 @@ describe('the Steps toggle with a VAR pack', () => {
     )
   })
 
-  it('choosing 6 steps sets the Advanced range and split_t; a range of your own unchecks the schedules', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('choosing 6 steps sets the Advanced range and split_t; a range of your own unchecks the schedules', async () => {
     await page.getByTestId('hybrid-preset-6').check()
     expect(await stepsHint().textContent()).toContain('6 model steps per run')
     await openAdvanced()
@@ -111,8 +99,7 @@ describe('the Steps toggle with a VAR pack', () => {
     expect(await page.getByTestId('generate-button').isDisabled()).toBe(false)
   })
 
-  it('generates a hybrid image with the 3-step schedule, and its time is shown on that schedule', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('generates a hybrid image with the 3-step schedule, and its time is shown on that schedule', async () => {
     await page.getByTestId('seed-input').fill('21')
     await page.getByTestId('count-input').fill('1')
     await page.getByTestId('generate-button').click()

@@ -17,7 +17,7 @@ import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import type { PackManifest } from '../../main/engine/packs/manifest.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { sampleDD } from '../../main/engine/sampling/samplers.ts'
-import { ensureTestPack, hasVarConverter, type TestPackFamily } from '../support/convertedPacks.ts'
+import { ensureTestPack, type TestPackFamily } from '../support/convertedPacks.ts'
 
 interface FixtureTensor {
   dtype: 'float32' | 'int64' | 'uint8'
@@ -226,10 +226,6 @@ describe('the converted LlamaGen-DD test pack with float16 weights', () => {
   packChecks('llamagen', { image: 256, tokens: 256, teacher: 'teacherStep' }, true)
 })
 
-const varReady = hasVarConverter()
-if (!varReady)
-  console.warn('models/convert/var_pack.py does not exist yet: the VAR test pack checks are skipped')
-
-describe.skipIf(!varReady)('the converted VAR-DD test pack', () => {
-  packChecks('var', { image: 32, tokens: 680, teacher: 'teacherScale' })
+describe('the converted VAR-DD test pack', () => {
+  packChecks('var', { image: 256, tokens: 680, teacher: 'teacherScale' })
 })

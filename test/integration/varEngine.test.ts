@@ -5,8 +5,7 @@
  * the image metadata in scales.
  *
  * The pack is the converter's random-weight test pack (`python -m convert test-pack var`), built into
- * models/.cache/packs/var-test when missing (../support/varTestPack.ts). Without the VAR converter
- * (models/convert/var_pack.py) there is nothing to build, and the tests are skipped saying so.
+ * models/.cache/packs/var-test when missing or older than the converter (../support/convertedPacks.ts).
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -22,8 +21,10 @@ import { openPackRuntime, type PackRuntime } from '../../main/engine/packRuntime
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { exactChooser, sampleDD, sampleTeacher } from '../../main/engine/sampling/samplers.ts'
+import { ensureTestPack, testPackDir } from '../support/convertedPacks.ts'
 import { REPO_ROOT } from '../support/testApp.ts'
-import { ensureVarTestPack, VAR_PACK_DIR } from '../support/varTestPack.ts'
+
+const VAR_PACK_DIR = testPackDir('var')
 
 const context = { appVersion: '0.0.0-test', jobId: 'var-job' }
 
@@ -32,16 +33,10 @@ interface SamplingFixture {
   student?: { classes: number[]; seeds: number[]; ids1step: number[][]; ids2step: number[][] }
 }
 
-/** Why the tests cannot run, or null once the pack is there. */
-let unavailable: string | null = null
 let rt: PackRuntime
 
 beforeAll(async () => {
-  unavailable = ensureVarTestPack()
-  if (unavailable) {
-    console.warn(`VAR engine tests skipped: ${unavailable}`)
-    return
-  }
+  ensureTestPack('var')
   const pack = await loadPack(VAR_PACK_DIR)
   if (!pack.ok) throw new Error(`${VAR_PACK_DIR}: ${pack.problems.join('; ')}`)
   rt = await openPackRuntime(VAR_PACK_DIR, pack.manifest, { providers: ['cpu'], idleMs: 0 })
@@ -50,14 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rt?.sessions.close()
 })
-
-/** Skips the test (saying why) when the pack cannot be built. */
-function needsPack(ctx: { skip: () => void }): boolean {
-  if (!unavailable) return true
-  console.warn(`skipped: ${unavailable}`)
-  ctx.skip()
-  return false
-}
 
 function plan(request: GenerateRequest) {
   return planGeneration(request, rt.manifest, 'var-test-hash')
@@ -85,8 +72,7 @@ function share(ids: Int32Array, expected: number[][]): number {
 }
 
 describe('a VAR pack in the engine', () => {
-  it('is a var pack: 10 scales, 680 tokens, a teacher_scale graph', (ctx) => {
-    if (!needsPack(ctx)) return
+  it('is a var pack: 10 scales, 680 tokens, a teacher_scale graph', () => {
     const m = rt.manifest
     expect(m.family).toBe('var')
     expect(m.tokens.scales).toEqual([1, 2, 3, 4, 5, 6, 8, 10, 13, 16])
@@ -96,8 +82,7 @@ describe('a VAR pack in the engine', () => {
     expect(plan({ mode: 'ar', class: 0 }).steps).toEqual({ unit: 'scale', count: 10 })
   })
 
-  it("teacher_scale, run through the engine's sessions, gives PyTorch's logits (parity.json)", async (ctx) => {
-    if (!needsPack(ctx)) return
+  it("teacher_scale, run through the engine's sessions, gives PyTorch's logits (parity.json)", async () => {
     const parity = JSON.parse(fs.readFileSync(path.join(VAR_PACK_DIR, 'parity.json'), 'utf8')) as {
       tolerance: number
       teacher_scale?: {
@@ -106,11 +91,7 @@ describe('a VAR pack in the engine', () => {
       }
     }
     const fixture = parity.teacher_scale
-    if (!fixture) {
-      console.warn('var-test: parity.json has no teacher_scale fixture; skipped')
-      ctx.skip()
-      return
-    }
+    if (!fixture) throw new Error('var-test: parity.json has no teacher_scale fixture')
     const int64 = (t: { dims: number[]; data: number[] }) =>
       new ort.Tensor(
         'int64',
@@ -133,8 +114,7 @@ describe('a VAR pack in the engine', () => {
     expect(diff).toBeLessThanOrEqual(parity.tolerance)
   })
 
-  it('runs every mode on the same noise; the same seed gives the same pixels and ids again', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('runs every mode on the same noise; the same seed gives the same pixels and ids again', async () => {
     const request: GenerateRequest = {
       mode: 'compare',
       class: 1,
@@ -176,15 +156,10 @@ describe('a VAR pack in the engine', () => {
 
   it.for([1, 2, 3])(
     'hybrid preset %i of the pack: its steps in the progress, a deterministic image',
-    async (k, ctx) => {
-      if (!needsPack(ctx)) return
+    async (k) => {
       const presets = rt.manifest.sampling.hybridPresets ?? []
       const preset = presets[k - 1]
-      if (!preset) {
-        console.warn(`var-test has ${presets.length} hybrid presets; preset ${k} skipped`)
-        ctx.skip()
-        return
-      }
+      if (!preset) throw new Error(`var-test has ${presets.length} hybrid presets, not ${k}`)
       const request: GenerateRequest = {
         mode: 'hybrid',
         class: 2,
@@ -216,14 +191,9 @@ describe('a VAR pack in the engine', () => {
     },
   )
 
-  it("DD 1-step and 2-step give PyTorch's ids for the pack's seeds", async (ctx) => {
-    if (!needsPack(ctx)) return
+  it("DD 1-step and 2-step give PyTorch's ids for the pack's seeds", async () => {
     const student = fixture()?.student
-    if (!student) {
-      console.warn('var-test: parity.json has no sampling.student fixtures; skipped')
-      ctx.skip()
-      return
-    }
+    if (!student) throw new Error('var-test: parity.json has no sampling.student fixtures')
     const { classes, seeds, ids1step, ids2step } = student
     const input = { classes, noise: noiseOf(seeds), seeds }
     const split = rt.manifest.sampling.splitT
@@ -237,8 +207,7 @@ describe('a VAR pack in the engine', () => {
     expect(share(two.ids, ids2step)).toBeGreaterThanOrEqual(0.995)
   })
 
-  it('the exact teacher through teacher_scale is deterministic (and matches the pipeline where it says)', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('the exact teacher through teacher_scale is deterministic (and matches the pipeline where it says)', async () => {
     const exact = fixture()?.exactTeacher
     const classes = exact?.classes ?? [0, 3]
     const seeds = exact?.seeds ?? [11, 12]
@@ -275,8 +244,7 @@ describe('a VAR pack in the engine', () => {
     expect(agreement).toBeGreaterThanOrEqual(0.999)
   })
 
-  it("the exact teacher gives the tokens of PyTorch's KV-cached VAR loop on the same weights and noise", async (ctx) => {
-    if (!needsPack(ctx)) return
+  it("the exact teacher gives the tokens of PyTorch's KV-cached VAR loop on the same weights and noise", async () => {
     // The converter's own test checkpoints (seeded, so the same weights as the pack), the official-style
     // KV-cached teacher, VAR's guidance ramp, the pipeline's shaping and flow map, dd-noise-v1 per position.
     const reference = `
@@ -330,8 +298,7 @@ json.dump({"classes": classes, "seeds": seeds, "tokens": ids[:B].tolist()}, sys.
     expect(agreement).toBeGreaterThanOrEqual(0.999)
   }, 120_000)
 
-  it('the AR teacher counts 10 scales, reproduces with its seed, and differs with another seed', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('the AR teacher counts 10 scales, reproduces with its seed, and differs with another seed', async () => {
     const run = async (seed: number) => {
       const steps: number[] = []
       const result = await generate(rt, plan({ mode: 'ar', class: 0, seed }), context, {
@@ -348,8 +315,7 @@ json.dump({"classes": classes, "seeds": seeds, "tokens": ids[:B].tolist()}, sys.
     expect(await run(4)).not.toEqual(a)
   })
 
-  it('writes scales into the metadata: Steps 10 for the teacher modes, t_list in scales', async (ctx) => {
-    if (!needsPack(ctx)) return
+  it('writes scales into the metadata: Steps 10 for the teacher modes, t_list in scales', async () => {
     for (const mode of ['exact', '2step'] as SingleMode[]) {
       const result = await generate(rt, plan({ mode, class: 0, seed: 1 }), context)
       const text = readPngText(result.images[0]?.png as Uint8Array)

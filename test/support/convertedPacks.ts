@@ -17,11 +17,6 @@ export function testPackDir(family: TestPackFamily, fp16 = false): string {
   return path.join(CONVERTED_PACKS_DIR, `${family}-test${fp16 ? '-fp16' : ''}`)
 }
 
-/** The VAR converter is written separately; until it exists, the VAR checks say so and skip. */
-export function hasVarConverter(): boolean {
-  return fs.existsSync(path.join(CONVERTER_DIR, 'var_pack.py'))
-}
-
 /** Python sources a test pack is made from: a pack older than any of them is rebuilt. */
 function converterSources(): string[] {
   const convert = fs
@@ -40,8 +35,9 @@ function isCurrent(dir: string): boolean {
 
 /**
  * The folder of the family's test pack (with float16 weights when `fp16`), built (or rebuilt, when a converter
- * source is newer) with the command `npm run models:testpacks` runs. Throws with the command's output when the
- * build fails.
+ * source is newer) with the command `npm run models:testpacks` runs. Test files run in parallel and may ask for
+ * the same pack at once: each builds into a folder of its own and renames it into place, so none sees half a
+ * pack. Throws with the command's output when the build fails.
  */
 export function ensureTestPack(
   family: TestPackFamily,
@@ -50,16 +46,30 @@ export function ensureTestPack(
   const dir = testPackDir(family, fp16)
   if (isCurrent(dir)) return { dir, built: false, seconds: 0 }
   const started = performance.now()
-  const args = ['scripts/run-python.ts', '-m', 'convert', 'test-pack', family, '--replace', '--out', dir]
+  const building = `${dir}.building-${process.pid}`
+  fs.rmSync(building, { recursive: true, force: true })
+  fs.mkdirSync(path.dirname(dir), { recursive: true })
+  const args = ['scripts/run-python.ts', '-m', 'convert', 'test-pack', family, '--out', building]
   const run = spawnSync(process.execPath, fp16 ? [...args, '--fp16'] : args, {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 300_000,
   })
   if (run.status !== 0) {
+    fs.rmSync(building, { recursive: true, force: true })
     throw new Error(
       `python -m convert test-pack ${family}${fp16 ? ' --fp16' : ''} failed (exit ${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`,
     )
   }
+  // Another test file may have put a current pack in place meanwhile: keep that one.
+  if (!isCurrent(dir)) {
+    fs.rmSync(dir, { recursive: true, force: true })
+    try {
+      fs.renameSync(building, dir)
+    } catch (err) {
+      if (!isCurrent(dir)) throw err
+    }
+  }
+  fs.rmSync(building, { recursive: true, force: true })
   return { dir, built: true, seconds: (performance.now() - started) / 1000 }
 }

@@ -270,6 +270,139 @@ describe('flowMap and flowMapSupport give Python tokens', () => {
   })
 })
 
+/**
+ * The map written plainly, one full pass per operation, in the order of every float64 operation that the
+ * pipeline's tokens were first reproduced with (support sorted by descending p, ties in code order; four-lane
+ * sums; exp of every row). FlowMapper skips work whose result is known exactly; it must give the same bits.
+ */
+function plainMap(
+  p: Float64Array,
+  book: Float32Array,
+  vocab: number,
+  dim: number,
+  eps: ArrayLike<number>,
+  support: boolean,
+): { token: number; logits: Float64Array } {
+  let codes = Array.from({ length: vocab }, (_, j) => j)
+  const positive = codes.filter((j) => (p[j] as number) > 0)
+  if (support && positive.length < Math.floor(vocab / 2)) {
+    codes = positive.sort((a, b) => (p[b] as number) - (p[a] as number) || a - b)
+  }
+  const n = codes.length
+  const lanes = (x: Float64Array): number => {
+    const s = [0, 0, 0, 0]
+    x.forEach((v, i) => {
+      s[i % 4] = (s[i % 4] as number) + v
+    })
+    return (s[0] as number) + (s[1] as number) + (s[2] as number) + (s[3] as number)
+  }
+  const rows = codes.map((j) => Float64Array.from(book.subarray(j * dim, (j + 1) * dim)))
+  const logp = codes.map((j) => Math.log(p[j] as number))
+  const sq = rows.map((row) => lanes(row.map((v) => v * v)))
+  const logits = (y: Float64Array, r: number): Float64Array =>
+    Float64Array.from(rows, (row, j) => {
+      let dot = 0
+      for (let d = 0; d < dim; d++) dot += (y[d] as number) * (row[d] as number)
+      return (logp[j] as number) + r * dot - 0.5 * r * r * (sq[j] as number)
+    })
+  const grid = flowGrid(SPEC)
+  let y = Float64Array.from(eps)
+  let prevC = new Float64Array(dim)
+  for (let k = 0; k + 1 < grid.length; k++) {
+    const r = grid[k] as number
+    const h = (grid[k + 1] as number) - r
+    const z = logits(y, r)
+    const max = Math.max(...z)
+    const e = z.map((v) => Math.exp(v - max))
+    const inv = 1 / lanes(e)
+    const c = new Float64Array(dim)
+    e.forEach((v, j) => {
+      const w = v * inv
+      for (let d = 0; d < dim; d++) c[d] = (c[d] as number) + w * ((rows[j] as Float64Array)[d] as number)
+    })
+    const g = k === 0 ? 0 : h / (2.0 * (r - (grid[k - 1] as number)))
+    y = y.map((v, d) =>
+      k === 0
+        ? v + h * (c[d] as number)
+        : v + h * ((c[d] as number) + ((c[d] as number) - (prevC[d] as number)) * g),
+    )
+    prevC = c
+  }
+  const z = logits(y, grid[grid.length - 1] as number)
+  let best = 0
+  for (let j = 1; j < n; j++) if ((z[j] as number) > (z[best] as number)) best = j
+  return { token: codes[best] as number, logits: z }
+}
+
+function sameBits(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+  return x.every((v, i) => v === y[i])
+}
+
+describe('FlowMapper computes every bit of the plain map', () => {
+  /** A book [vocab, dim] from dd-noise-v1, times `scale` (rows L2-normalised when scale is 0). */
+  function bookOf(seed: number, vocab: number, dim: number, scale: number): Float32Array {
+    const book = gaussianNoiseBatch(seed, vocab, dim)
+    for (let j = 0; j < vocab; j++) {
+      const row = book.subarray(j * dim, (j + 1) * dim)
+      const norm = Math.hypot(...row)
+      for (let d = 0; d < dim; d++)
+        row[d] = scale === 0 ? (row[d] as number) / norm : (row[d] as number) * scale
+    }
+    return book
+  }
+
+  // [vocab, dim, book scale (0: unit rows), top-k values]: the app's dim 8 on unit rows (LlamaGen), VAR's dim 32
+  // with large norms (most weights underflow in the late steps), odd dims and supports for the remainder loops.
+  const books: [number, number, number, number[]][] = [
+    [512, 8, 0, [0, 300, 255, 64, 7]],
+    [300, 32, 1, [0, 149, 90, 13]],
+    [97, 13, 3, [0, 47, 46, 45, 2]],
+    [40, 5, 0.5, [0, 19, 6, 1]],
+  ]
+
+  it('the same token and the same final logits, bit for bit, on both paths', () => {
+    const mapper = new FlowMapper()
+    let cases = 0
+    books.forEach(([vocab, dim, scale, topKs], b) => {
+      const book = bookOf(10 + b, vocab, dim, scale)
+      const raw = gaussianNoiseBatch(20 + b, 3, vocab)
+      const eps = gaussianNoiseBatch(30 + b, 8, dim)
+      for (const [t, std] of [0.5, 3, 12].entries()) {
+        // Logits rounded to quarters on the third draw: many exactly tied p, so the support order's ties matter.
+        const cond = Float32Array.from(raw.subarray(t * vocab, (t + 1) * vocab), (v) =>
+          t === 2 ? Math.round(v * std * 4) / 4 : v * std,
+        )
+        for (const topK of topKs) {
+          const p = shapeDistribution(cond, null, { cfgScale: 1, temperature: 1, topK, topP: 1 })
+          for (let i = 0; i < 2; i++) {
+            const e = eps.subarray((i + 2 * t) * dim, (i + 2 * t + 1) * dim)
+            for (const support of [false, true]) {
+              const want = plainMap(p, book, vocab, dim, e, support)
+              const label = `book ${b} (${vocab} x ${dim}), logit std ${std}, top-k ${topK}, eps ${i}, support ${support}`
+              const got = support
+                ? mapper.mapSupport(p, book, vocab, dim, e, SPEC)
+                : mapper.map(p, book, vocab, dim, e, SPEC)
+              expect(got, label).toBe(want.token)
+              expect(sameBits(mapper.finalLogits(), want.logits), label).toBe(true)
+              cases++
+            }
+          }
+        }
+      }
+    })
+    expect(cases).toBe(2 * 3 * 2 * books.reduce((sum, [, , , topKs]) => sum + topKs.length, 0))
+  })
+
+  it('Math.exp is exactly 0 below -746, where the map leaves it out', () => {
+    for (let x = -746; x > -2000; x -= 0.37) expect(Math.exp(x)).toBe(0)
+    for (const x of [-746, -1e5, -1e308, Number.NEGATIVE_INFINITY]) expect(Math.exp(x)).toBe(0)
+    expect(Math.exp(-745)).toBeGreaterThan(0) // the cut is not loose by more than one unit
+  })
+})
+
 describe('the map is deterministic and carries N(0, I) onto p', () => {
   const { vocab, dim } = VECTORS.codebook
   // A fixed p over 16 of the 64 codes, from 2 to 11 percent.
