@@ -200,6 +200,48 @@ export function familyProblems(m: z.infer<typeof PackManifestSchema>): { path: s
         problems.push({ path: ['tokens', 'scales'], message: `the last scale (${last}) is not tokens.grid` })
     }
   }
+  problems.push(...stepProblems(m))
+  return problems
+}
+
+/**
+ * The sampling defaults against the pack's steps (tokens for 'llamagen', scales for 'var'): every t and bound in
+ * range, and each hybrid preset's `steps` equal to the model passes its schedule takes (common/generation.ts
+ * hybridSteps: DD at 0 unless start is 0, end - start teacher steps, DD at end unless it is the last step).
+ */
+function stepProblems(m: z.infer<typeof PackManifestSchema>): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = []
+  const k = m.family === 'var' ? (m.tokens.scales?.length ?? 0) : m.tokens.count
+  if (k === 0) return problems
+  const unit = m.family === 'var' ? 'scales' : 'tokens'
+  const { sampling } = m
+  if (sampling.splitT > k)
+    problems.push({
+      path: ['sampling', 'splitT'],
+      message: `${sampling.splitT} is beyond the pack's ${k} ${unit}`,
+    })
+  for (const [mode, list] of Object.entries(sampling.tLists)) {
+    if (list.some((t, i) => t >= k || (i > 0 && t <= (list[i - 1] as number))) || list[0] !== 0)
+      problems.push({
+        path: ['sampling', 'tLists', mode],
+        message: `must start at 0 and increase strictly below ${k} (${unit})`,
+      })
+  }
+  if (sampling.hybrid.start >= sampling.hybrid.end || sampling.hybrid.end > k)
+    problems.push({ path: ['sampling', 'hybrid'], message: `needs start < end <= ${k} (${unit})` })
+  for (const [i, preset] of (sampling.hybridPresets ?? []).entries()) {
+    const where = ['sampling', 'hybridPresets', String(i)]
+    if (preset.start >= preset.end || preset.end > k || preset.splitT > k) {
+      problems.push({ path: where, message: `needs start < end <= ${k} and splitT <= ${k} (${unit})` })
+      continue
+    }
+    const passes = (preset.start > 0 ? 1 : 0) + (preset.end - preset.start) + (preset.end < k ? 1 : 0)
+    if (preset.steps !== passes)
+      problems.push({
+        path: [...where, 'steps'],
+        message: `is ${preset.steps}, but the schedule takes ${passes}`,
+      })
+  }
   return problems
 }
 
