@@ -6,8 +6,8 @@ export const APP_NAME: string = productName
 export const APP_VERSION: string = version
 
 /** The app's root folder: the nearest folder above this module with a package.json (source and bundles alike). */
-function appRoot(): string {
-  let dir = import.meta.dirname
+export function appRoot(from: string = import.meta.dirname): string {
+  let dir = from
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir)
     if (parent === dir) return process.cwd()

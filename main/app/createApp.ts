@@ -12,14 +12,13 @@ import type { HostLauncher } from '../host/protocol.ts'
 import { HostSupervisor, type SupervisorOptions } from '../host/supervisor.ts'
 import { createDispatcher, type Dispatch, type Handlers } from '../ipc/dispatcher.ts'
 import { EventBus } from '../ipc/eventBus.ts'
-import { findAppRoot } from '../services/converterCli.ts'
 import { ConvertService } from '../services/convertService.ts'
 import { GalleryService } from '../services/galleryService.ts'
 import { JobService } from '../services/jobService.ts'
 import { PackService } from '../services/packService.ts'
 import { SettingsService } from '../services/settingsService.ts'
 import { SpeedService } from '../services/speedService.ts'
-import { APP_NAME, APP_VERSION, BUILT_IN_PACKS_DIR } from './appMeta.ts'
+import { APP_NAME, APP_VERSION, appRoot, BUILT_IN_PACKS_DIR } from './appMeta.ts'
 import type { DesktopShell } from './desktop.ts'
 
 export interface AppOptions {
@@ -105,7 +104,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const convert = await ConvertService.open({
     userDir: settings.get().modelsDir,
     packs,
-    appRoot: options.convert?.appRoot ?? findAppRoot(),
+    appRoot: options.convert?.appRoot ?? appRoot(),
     pythonPath: options.convert?.pythonPath,
     env: options.convert?.env,
     onProgress: (job) => events.emit('convert.onProgress', job),

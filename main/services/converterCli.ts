@@ -253,17 +253,3 @@ export function runPython(
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
-
-/**
- * The app's root folder (the nearest folder above `from` with a package.json: the repository, or the unpacked
- * app), which holds models/ with the converter. The same rule as the built-in packs' folder in appMeta.ts.
- */
-export function findAppRoot(from: string = import.meta.dirname): string {
-  let dir = from
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir)
-    if (parent === dir) return process.cwd()
-    dir = parent
-  }
-  return dir
-}

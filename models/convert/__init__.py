@@ -1,1 +1,1 @@
-"""Converters from official Distilled Decoding checkpoints to DD Studio packs (in progress: see README.md)."""
+"""Converters from official Distilled Decoding checkpoints (LlamaGen-DD, VAR-DD) to DD Studio packs: see README.md."""

@@ -104,7 +104,8 @@ class CheckpointKind:
 KINDS = {
     # dd-method.md section 7: weights under "ema" (fallbacks "model", "module", "state_dict").
     "student": CheckpointKind("student", "LlamaGen-DD student", ("ema", "model", "module", "state_dict")),
-    # Not in dd-method.md: LlamaGen's own c2i checkpoints keep the weights under "model"; the same fallbacks apply.
+    # LlamaGen's c2i checkpoints keep the weights under "model" (the official hybrid script reads "model", then
+    # "module" / "state_dict"); "ema" as a further fallback.
     "teacher": CheckpointKind("teacher", "LlamaGen c2i teacher", ("model", "ema", "module", "state_dict")),
     # dd-method.md section 7: VQ-16 weights under "model".
     "vq": CheckpointKind("vq", "LlamaGen VQ-16 tokenizer", ("model", "ema", "state_dict"), VQ16_IGNORED_PREFIXES),
