@@ -26,7 +26,15 @@ function requestOf(args: GenerateArgs): GenerateRequest {
     ...(args.seed !== null ? { seed: args.seed } : {}),
     n: args.n,
     ...(args.tList ? { tList: args.tList } : {}),
-    ...(args.hybrid ? { hybrid: { start: args.hybrid[0], end: args.hybrid[1] } } : {}),
+    ...(args.hybrid
+      ? {
+          hybrid: {
+            start: args.hybrid[0],
+            end: args.hybrid[1],
+            ...(args.hybrid[2] !== undefined ? { splitT: args.hybrid[2] } : {}),
+          },
+        }
+      : {}),
     ...(Object.keys(teacher).length ? { teacher } : {}),
   }
 }

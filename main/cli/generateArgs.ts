@@ -22,7 +22,8 @@ export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class N
   --seed N           0 .. ${MAX_SEED} (default: random; printed)
   --n N              images, 1 .. ${MAX_IMAGES_PER_JOB} (default 1)
   --t-list L         DD trajectory points, e.g. 0,32 (default: the pack's)
-  --hybrid S,E       hybrid: teacher from token S to token E (default: the pack's)
+  --hybrid S,E[,T]   hybrid: teacher from step S to step E (tokens; scales for VAR packs), and the DD runs'
+                       split_t T (default: the pack's schedule)
   --temperature T    teacher sampling (ar, exact, hybrid; default: the pack's), (0, 10]
   --top-k K          1 .. codebook size
   --top-p P          (0, 1]
@@ -39,7 +40,12 @@ const GenerateArgsSchema = z.strictObject({
   seed: z.number().int().min(0).max(MAX_SEED).nullable(),
   n: z.number().int().min(1).max(MAX_IMAGES_PER_JOB),
   tList: intList.nullable(),
-  hybrid: z.tuple([z.number().int().min(0), z.number().int().min(1)]).nullable(),
+  hybrid: z
+    .union([
+      z.tuple([z.number().int().min(0), z.number().int().min(1)]),
+      z.tuple([z.number().int().min(0), z.number().int().min(1), z.number().int().min(0)]),
+    ])
+    .nullable(),
   // The contract's ranges, so a bad value is refused naming the flag before the host starts.
   temperature: TeacherParamsSchema.shape.temperature.nullable(),
   topK: TeacherParamsSchema.shape.topK.nullable(),
@@ -130,6 +136,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   tList: '--t-list',
   'hybrid.start': '--hybrid',
   'hybrid.end': '--hybrid',
+  'hybrid.splitT': '--hybrid',
   hybrid: '--hybrid',
   'teacher.temperature': '--temperature',
   'teacher.topK': '--top-k',

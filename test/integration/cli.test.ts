@@ -80,6 +80,8 @@ describe('npm run generate: its arguments', () => {
       cfg: null,
     })
     expect(parseGenerateArgs(['--class', '12']).class).toBe(12)
+    // A published schedule's own split_t as a third number.
+    expect(parseGenerateArgs(['--hybrid', '4,5,8']).hybrid).toEqual([4, 5, 8])
   })
 
   it('refuses bad sampling flags, naming the flag', () => {
@@ -88,7 +90,8 @@ describe('npm run generate: its arguments', () => {
       [['--t-list', ''], /--t-list/],
       [['--t-list', '0,-3'], /--t-list/],
       [['--hybrid', '5'], /--hybrid/],
-      [['--hybrid', '4,20,30'], /--hybrid/],
+      [['--hybrid', '4,20,30,40'], /--hybrid/],
+      [['--hybrid', '4,20,-1'], /--hybrid/],
       [['--hybrid', 'a,b'], /--hybrid/],
       [['--temperature', '0'], /--temperature/],
       [['--temperature', 'hot'], /--temperature/],

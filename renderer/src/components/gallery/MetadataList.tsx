@@ -66,6 +66,8 @@ export function MetadataRows({
       <Row term="Hybrid" testId="meta-hybrid">
         <span className={mono}>
           {hybrid.start}–{hybrid.end}
+          {metadata.steps?.unit === 'scale' ? ' (scales)' : ''}
+          {hybrid.splitT !== undefined ? ` · split_t ${hybrid.splitT}` : ''}
         </span>
       </Row>
       <Row term="Teacher" testId="meta-teacher">
