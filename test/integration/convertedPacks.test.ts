@@ -4,77 +4,21 @@
  * gives PyTorch's 1-step and 2-step ids for the same seeds, and (LlamaGen) every mode generates a 256 x 256 image.
  * A missing or outdated pack is built first with `python -m convert test-pack` (as `npm run models:testpacks` does).
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SingleMode } from '../../common/generation.ts'
 import { generate } from '../../main/engine/generate.ts'
-import { gaussianNoise } from '../../main/engine/noise.ts'
 import { decodePngRgb } from '../../main/engine/output/png.ts'
-import { openPackRuntime, type PackRuntime } from '../../main/engine/packRuntime.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import type { PackManifest } from '../../main/engine/packs/manifest.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { sampleDD } from '../../main/engine/sampling/samplers.ts'
 import { ensureTestPack, type TestPackFamily } from '../support/convertedPacks.ts'
+import { cpuRuntimes, maxAbsDiff, noiseOf, type Parity, readParity, toOrt } from '../support/parity.ts'
 
-interface FixtureTensor {
-  dtype: 'float32' | 'int64' | 'uint8'
-  dims: number[]
-  data: number[]
-}
-type Fixture = { inputs: Record<string, FixtureTensor>; outputs: Record<string, FixtureTensor> }
-interface StudentFixture {
-  classes: number[]
-  seeds: number[]
-  ids1step: number[][]
-  ids2step: number[][]
-}
-type Parity = Record<string, Fixture> & { tolerance: number; sampling?: { student?: StudentFixture } }
-
-function toOrt(t: FixtureTensor): ort.Tensor {
-  if (t.dtype === 'float32') return new ort.Tensor('float32', Float32Array.from(t.data), t.dims)
-  if (t.dtype === 'int64')
-    return new ort.Tensor('int64', BigInt64Array.from(t.data.map((v) => BigInt(v))), t.dims)
-  return new ort.Tensor('uint8', Uint8Array.from(t.data), t.dims)
-}
-
-function maxAbsDiff(actual: ort.Tensor, expected: FixtureTensor): number {
-  expect(actual.dims).toEqual(expected.dims)
-  const values = actual.data as ArrayLike<number | bigint>
-  let max = 0
-  for (let i = 0; i < expected.data.length; i++) {
-    max = Math.max(max, Math.abs(Number(values[i]) - (expected.data[i] ?? Number.NaN)))
-  }
-  return max
-}
-
-function readParity(dir: string): Parity {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'parity.json'), 'utf8')) as Parity
-}
-
-const runtimes: PackRuntime[] = []
-afterAll(async () => {
-  await Promise.all(runtimes.map((rt) => rt.sessions.close()))
-})
-
-async function open(dir: string): Promise<PackRuntime> {
-  const pack = await loadPack(dir)
-  if (!pack.ok) throw new Error(`${dir}: ${pack.problems.join('; ')}`)
-  const rt = await openPackRuntime(dir, pack.manifest, { providers: ['cpu'], idleMs: 0 })
-  runtimes.push(rt)
-  return rt
-}
-
-function noiseOf(manifest: PackManifest, seeds: number[]): Float32Array {
-  const per = manifest.tokens.count * manifest.tokens.codebookDim
-  const out = new Float32Array(seeds.length * per)
-  seeds.forEach((s, i) => {
-    out.set(gaussianNoise(s, per), i * per)
-  })
-  return out
-}
+const { open, closeAll } = cpuRuntimes()
+afterAll(closeAll)
 
 /** Share of equal entries. */
 function agreement(actual: ArrayLike<number | bigint>, expected: number[]): number {

@@ -10,45 +10,21 @@ import { PARAMETERS_KEY, parseParameters, settingsFromMetadata } from '../../com
 import { readPngTextChunks } from '../../common/pngText.ts'
 import { AppError } from '../../common/result.ts'
 import { generate, METADATA_KEY } from '../../main/engine/generate.ts'
-import { gaussianNoise } from '../../main/engine/noise.ts'
 import { decodePngRgb, readPngText } from '../../main/engine/output/png.ts'
 import { openPackRuntime, type PackRuntime } from '../../main/engine/packRuntime.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { exactChooser, sampleDD, sampleTeacher } from '../../main/engine/sampling/samplers.ts'
 import { packDirsUnderTest, SMOKE_PACK_DIR } from '../support/packs.ts'
+import { cpuRuntimes, noiseOf, share } from '../support/parity.ts'
 
 interface SamplingFixture {
   exactTeacher: { classes: number[]; seeds: number[]; tokens: number[][] }
   student: { classes: number[]; seeds: number[]; ids1step: number[][]; ids2step: number[][] }
 }
 
-const runtimes: PackRuntime[] = []
-afterAll(async () => {
-  await Promise.all(runtimes.map((rt) => rt.sessions.close()))
-})
-
-async function open(dir: string): Promise<PackRuntime> {
-  const pack = await loadPack(dir)
-  if (!pack.ok) throw new Error(`${dir}: ${pack.problems.join('; ')}`)
-  const rt = await openPackRuntime(dir, pack.manifest, { providers: ['cpu'], idleMs: 0 })
-  runtimes.push(rt)
-  return rt
-}
-
-function noiseOf(rt: PackRuntime, seeds: number[]): Float32Array {
-  const per = rt.manifest.tokens.count * rt.manifest.tokens.codebookDim
-  const out = new Float32Array(seeds.length * per)
-  seeds.forEach((s, i) => {
-    out.set(gaussianNoise(s, per), i * per)
-  })
-  return out
-}
-
-function share(ids: Int32Array, expected: number[][]): number {
-  const flat = expected.flat()
-  return flat.filter((v, i) => ids[i] === v).length / flat.length
-}
+const { open, track, closeAll } = cpuRuntimes()
+afterAll(closeAll)
 
 function plan(rt: PackRuntime, request: GenerateRequest) {
   return planGeneration(request, rt.manifest, 'test-hash')
@@ -70,7 +46,7 @@ describe.each(packDirsUnderTest())('the engine on %s', (dir) => {
     }
     const rt = await open(dir)
     const { classes, seeds, tokens } = fixture.exactTeacher
-    const noise = noiseOf(rt, seeds)
+    const noise = noiseOf(rt.manifest, seeds)
     const teacher = plan(rt, { mode: 'exact', class: 0 }).teacher
     const ids = await sampleTeacher(rt, { classes, noise, seeds }, teacher, exactChooser(rt, noise))
     const agreement = share(ids, tokens)
@@ -89,7 +65,7 @@ describe.each(packDirsUnderTest())('the engine on %s', (dir) => {
     }
     const rt = await open(dir)
     const { classes, seeds, ids1step, ids2step } = fixture.student
-    const input = { classes, noise: noiseOf(rt, seeds), seeds }
+    const input = { classes, noise: noiseOf(rt.manifest, seeds), seeds }
     const split = rt.manifest.sampling.splitT
     const one = await sampleDD(rt, input, [0], split)
     const two = await sampleDD(rt, input, plan(rt, { mode: '2step', class: 0 }).tList, split)
@@ -227,7 +203,7 @@ describe('pack sessions', () => {
     delete inputs.noise
     inputs.noise_x = noise
     const rt = await openPackRuntime(SMOKE_PACK_DIR, manifest, { providers: ['cpu'], idleMs: 0 })
-    runtimes.push(rt)
+    track(rt)
     const job = generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), { appVersion: 't', jobId: 'j' })
     await expect(job).rejects.toSatisfy(
       (e: unknown) =>
@@ -247,7 +223,7 @@ describe('pack sessions', () => {
       idleMs: 0,
       log: (_level, message) => logs.push(message),
     })
-    runtimes.push(rt)
+    track(rt)
     const result = await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), {
       appVersion: 't',
       jobId: 'j',
@@ -267,10 +243,13 @@ describe('pack sessions', () => {
     const pack = await loadPack(SMOKE_PACK_DIR)
     if (!pack.ok) throw new Error(pack.problems.join('; '))
     const rt = await openPackRuntime(SMOKE_PACK_DIR, pack.manifest, { providers: ['cpu'], idleMs: 50 })
-    runtimes.push(rt)
+    track(rt)
     await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), { appVersion: 't', jobId: 'j' })
     expect(Object.keys(await rt.sessions.loadedProviders()).sort()).toEqual(['decoder', 'generator'])
-    await new Promise((r) => setTimeout(r, 200))
+    // Released 50 ms after the last use; a busy machine may fire the timers late, so wait for it (up to 10 s).
+    const deadline = Date.now() + 10_000
+    while (Object.keys(await rt.sessions.loadedProviders()).length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50))
     expect(await rt.sessions.loadedProviders()).toEqual({})
     const again = await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), {
       appVersion: 't',

@@ -10,30 +10,7 @@ import { gaussianNoiseBatch } from '../../main/engine/noise.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import type { PackManifest } from '../../main/engine/packs/manifest.ts'
 import { packDirsUnderTest, SMOKE_PACK_DIR } from '../support/packs.ts'
-
-interface FixtureTensor {
-  dtype: 'float32' | 'int64' | 'uint8'
-  dims: number[]
-  data: number[]
-}
-type Fixture = { inputs: Record<string, FixtureTensor>; outputs: Record<string, FixtureTensor> }
-
-function toOrt(t: FixtureTensor): ort.Tensor {
-  if (t.dtype === 'float32') return new ort.Tensor('float32', Float32Array.from(t.data), t.dims)
-  if (t.dtype === 'int64')
-    return new ort.Tensor('int64', BigInt64Array.from(t.data.map((v) => BigInt(v))), t.dims)
-  return new ort.Tensor('uint8', Uint8Array.from(t.data), t.dims)
-}
-
-function maxAbsDiff(actual: ort.Tensor, expected: FixtureTensor): number {
-  expect(actual.dims).toEqual(expected.dims)
-  const values = actual.data as ArrayLike<number | bigint>
-  let max = 0
-  for (let i = 0; i < expected.data.length; i++) {
-    max = Math.max(max, Math.abs(Number(values[i]) - (expected.data[i] ?? Number.NaN)))
-  }
-  return max
-}
+import { type Fixture, type FixtureTensor, maxAbsDiff, toOrt } from '../support/parity.ts'
 
 async function session(dir: string, file: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path.join(dir, file), {

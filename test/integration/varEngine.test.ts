@@ -15,13 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type GenerateRequest, hybridSteps, type SingleMode } from '../../common/generation.ts'
 import { PARAMETERS_KEY, parseParameters, settingsFromMetadata } from '../../common/parameters.ts'
 import { generate, METADATA_KEY } from '../../main/engine/generate.ts'
-import { gaussianNoise } from '../../main/engine/noise.ts'
 import { decodePngRgb, readPngText } from '../../main/engine/output/png.ts'
 import { openPackRuntime, type PackRuntime } from '../../main/engine/packRuntime.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { exactChooser, sampleDD, sampleTeacher } from '../../main/engine/sampling/samplers.ts'
 import { ensureTestPack, testPackDir } from '../support/convertedPacks.ts'
+import { noiseOf, share } from '../support/parity.ts'
 import { REPO_ROOT } from '../support/testApp.ts'
 
 const VAR_PACK_DIR = testPackDir('var')
@@ -55,20 +55,6 @@ function fixture(): SamplingFixture | null {
     sampling?: SamplingFixture
   }
   return parity.sampling ?? null
-}
-
-function noiseOf(seeds: number[]): Float32Array {
-  const per = rt.manifest.tokens.count * rt.manifest.tokens.codebookDim
-  const out = new Float32Array(seeds.length * per)
-  seeds.forEach((s, i) => {
-    out.set(gaussianNoise(s, per), i * per)
-  })
-  return out
-}
-
-function share(ids: Int32Array, expected: number[][]): number {
-  const flat = expected.flat()
-  return flat.filter((v, i) => ids[i] === v).length / flat.length
 }
 
 describe('a VAR pack in the engine', () => {
@@ -195,7 +181,7 @@ describe('a VAR pack in the engine', () => {
     const student = fixture()?.student
     if (!student) throw new Error('var-test: parity.json has no sampling.student fixtures')
     const { classes, seeds, ids1step, ids2step } = student
-    const input = { classes, noise: noiseOf(seeds), seeds }
+    const input = { classes, noise: noiseOf(rt.manifest, seeds), seeds }
     const split = rt.manifest.sampling.splitT
     const one = await sampleDD(rt, input, [0], split)
     const two = await sampleDD(rt, input, plan({ mode: '2step', class: 0 }).tList, split)
@@ -211,7 +197,7 @@ describe('a VAR pack in the engine', () => {
     const exact = fixture()?.exactTeacher
     const classes = exact?.classes ?? [0, 3]
     const seeds = exact?.seeds ?? [11, 12]
-    const noise = noiseOf(seeds)
+    const noise = noiseOf(rt.manifest, seeds)
     const teacher = plan({ mode: 'exact', class: 0 }).teacher
     const scales: number[] = []
     const a = await sampleTeacher(rt, { classes, noise, seeds }, teacher, exactChooser(rt, noise), {
@@ -289,7 +275,7 @@ json.dump({"classes": classes, "seeds": seeds, "tokens": ids[:B].tolist()}, sys.
     )
     if (run.status !== 0) throw new Error(`the PyTorch reference failed (${run.status}):\n${run.stderr}`)
     const expected = JSON.parse(run.stdout) as { classes: number[]; seeds: number[]; tokens: number[][] }
-    const noise = noiseOf(expected.seeds)
+    const noise = noiseOf(rt.manifest, expected.seeds)
     const teacher = plan({ mode: 'exact', class: 0 }).teacher
     const input = { classes: expected.classes, noise, seeds: expected.seeds }
     const ids = await sampleTeacher(rt, input, teacher, exactChooser(rt, noise))
