@@ -242,12 +242,13 @@ describe('pack sessions', () => {
   it('releases idle sessions and loads them again on the next use', async () => {
     const pack = await loadPack(SMOKE_PACK_DIR)
     if (!pack.ok) throw new Error(pack.problems.join('; '))
-    const rt = await openPackRuntime(SMOKE_PACK_DIR, pack.manifest, { providers: ['cpu'], idleMs: 50 })
+    // Long enough for the generator to stay loaded while the decoder and PNG run on a busy machine.
+    const rt = await openPackRuntime(SMOKE_PACK_DIR, pack.manifest, { providers: ['cpu'], idleMs: 2000 })
     track(rt)
     await generate(rt, plan(rt, { mode: '1step', class: 0, seed: 1 }), { appVersion: 't', jobId: 'j' })
     expect(Object.keys(await rt.sessions.loadedProviders()).sort()).toEqual(['decoder', 'generator'])
-    // Released 50 ms after the last use; a busy machine may fire the timers late, so wait for it (up to 10 s).
-    const deadline = Date.now() + 10_000
+    // Released 2 s after the last use; a busy machine may fire the timers late, so wait for it (up to 15 s).
+    const deadline = Date.now() + 15_000
     while (Object.keys(await rt.sessions.loadedProviders()).length && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50))
     expect(await rt.sessions.loadedProviders()).toEqual({})
