@@ -1,15 +1,15 @@
 /**
  * `npm run setup:cuda`: opt-in download of onnxruntime-node's CUDA 12 provider libraries (NVIDIA GPUs on Linux
- * and Windows, with CUDA 12 and cuDNN 9 installed). The default install skips it: CPU and WebGPU need nothing
+ * x64, with CUDA 12 and cuDNN 9 installed; onnxruntime-node 1.30 offers no CUDA download for other platforms). The default install skips it: CPU and WebGPU need nothing
  * extra. Afterwards the app lists `cuda` among the providers it tries.
  */
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 
-if (process.platform !== 'linux' && process.platform !== 'win32') {
+if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(
-    `setup:cuda: CUDA builds of onnxruntime exist for Linux and Windows only (this is ${process.platform}).`,
+    `setup:cuda: onnxruntime-node offers its CUDA 12 libraries for Linux x64 only (this is ${process.platform}/${process.arch}); on Windows, DirectML uses the GPU.`,
   )
   process.exit(1)
 }
