@@ -18,10 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .vq_blocks import AttnBlock, ResnetBlock, UpLevel, group_norm, nearest_code
 
 # ---------------------------------------------------------------- configs
 
@@ -81,6 +84,9 @@ class VQ16Config:
     # convolution.
     num_res_blocks: int = 2
     norm_eps: float = 1e-6
+    # The official key layout (see vq_blocks.py): separate q, k, v convolutions; a level's residual blocks 'res'.
+    fused_qkv: ClassVar[bool] = False
+    level_blocks: ClassVar[str] = "res"
 
 
 VQ16 = VQ16Config()
@@ -275,12 +281,6 @@ class ContinuousHead(nn.Module):
         return self.linear(normed * (1 + scale[:, None]) + shift[:, None])
 
 
-def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Index of the codebook row nearest (L2) to each vector of x (..., d)."""
-    dist = x.pow(2).sum(-1, keepdim=True) - 2 * x @ codebook.T + codebook.pow(2).sum(-1)
-    return dist.argmin(-1)
-
-
 def assemble(logits: torch.Tensor, latents: torch.Tensor, split_t: int, codebook: torch.Tensor):
     """-> ids (B, N) = argmax logits, and out (B, N, d): C[ids] at j < split_t, the latents at j >= split_t."""
     ids = logits.argmax(-1)
@@ -334,72 +334,6 @@ class LlamaGenTeacher(_LlamaGenBase):
 # ---------------------------------------------------------------- the VQ-16 decoder side
 
 
-def _group_norm(cfg: VQ16Config, channels: int, device=None) -> nn.GroupNorm:
-    return nn.GroupNorm(cfg.groups, channels, eps=cfg.norm_eps, device=device)
-
-
-class ResnetBlock(nn.Module):
-    def __init__(self, cfg: VQ16Config, cin: int, cout: int, device=None):
-        super().__init__()
-        self.norm1 = _group_norm(cfg, cin, device)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, device=device)
-        self.norm2 = _group_norm(cfg, cout, device)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, device=device)
-        self.nin_shortcut = nn.Conv2d(cin, cout, 1, device=device) if cin != cout else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (x if self.nin_shortcut is None else self.nin_shortcut(x)) + h
-
-
-class AttnBlock(nn.Module):
-    """Single-head self-attention over the spatial positions, 1x1 convolutions for q, k, v and the projection."""
-
-    def __init__(self, cfg: VQ16Config, channels: int, device=None):
-        super().__init__()
-        self.norm = _group_norm(cfg, channels, device)
-        self.q = nn.Conv2d(channels, channels, 1, device=device)
-        self.k = nn.Conv2d(channels, channels, 1, device=device)
-        self.v = nn.Conv2d(channels, channels, 1, device=device)
-        self.proj_out = nn.Conv2d(channels, channels, 1, device=device)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, hh, ww = x.shape
-        h = self.norm(x)
-        q = self.q(h).flatten(2).transpose(1, 2)  # (B, HW, C)
-        k = self.k(h).flatten(2)  # (B, C, HW)
-        v = self.v(h).flatten(2).transpose(1, 2)
-        attn = torch.softmax((q @ k) / math.sqrt(c), dim=-1)
-        return x + self.proj_out((attn @ v).transpose(1, 2).reshape(b, c, hh, ww))
-
-
-class Upsample(nn.Module):
-    def __init__(self, channels: int, device=None):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1, device=device)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class DecoderLevel(nn.Module):
-    def __init__(self, cfg: VQ16Config, cin: int, cout: int, attn: bool, upsample: bool, device=None):
-        super().__init__()
-        self.res = nn.ModuleList(
-            ResnetBlock(cfg, cin if i == 0 else cout, cout, device) for i in range(cfg.num_res_blocks + 1)
-        )
-        self.attn = nn.ModuleList(AttnBlock(cfg, cout, device) for _ in range(cfg.num_res_blocks + 1) if attn)
-        self.upsample = Upsample(cout, device) if upsample else None
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        for i, res in enumerate(self.res):
-            h = res(h)
-            if len(self.attn):
-                h = self.attn[i](h)
-        return h if self.upsample is None else self.upsample(h)
-
-
 class Decoder(nn.Module):
     """z (B, z_channels, g, g) -> RGB (B, 3, g * 2^(levels-1), ...), roughly in [-1, 1].
 
@@ -419,10 +353,10 @@ class Decoder(nn.Module):
         )
         last = len(widths) - 1
         self.conv_blocks = nn.ModuleList(
-            DecoderLevel(cfg, widths[max(i - 1, 0)], w, attn=i == 0, upsample=i != last, device=device)
+            UpLevel(cfg, widths[max(i - 1, 0)], w, attn=i == 0, upsample=i != last, device=device)
             for i, w in enumerate(widths)
         )
-        self.norm_out = _group_norm(cfg, widths[-1], device)
+        self.norm_out = group_norm(cfg, widths[-1], device)
         self.conv_out = nn.Conv2d(widths[-1], 3, 3, padding=1, device=device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,8 @@
   export_llamagen_pack      loaded models -> a pack (the part both share)
 
 Writes the same files and graph signatures as the pipeline's own exporter (models/ddpipe/export.py, whose ONNX
-export, hashing, fixture encoding and manifest validation are reused here), see ../PACK_FORMAT.md:
+export, hashing, fixture encoding and manifest validation are reused), see ../PACK_FORMAT.md; what this converter
+shares with var_pack.py (reading, writing, fixtures, the manifest's common parts) is in pack_common.py:
   generator.onnx     noise, prefix_ids, t, split_t, class_ids -> latents (assembled), ids
   decoder.onnx       latents -> RGB uint8 NHWC
   teacher_step.onnx  ids, class_ids, pos, past_k, past_v -> logits, present_k, present_v
@@ -19,34 +20,19 @@ pairs (and the official map's solver) are not published.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shutil
 import tempfile
-from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from ddpipe.common import PipelineError, atomic_path, save_json
-from ddpipe.export import (
-    FORMAT_VERSION,
-    DecoderGraph,
-    _assemble_dynamic,
-    _onnx_export,
-    _tensor_json,
-    git_revision,
-    sha256_file,
-    validate_manifest,
-)
-from ddpipe.mapping import SOLVER_NAME
-from ddpipe.noise import NOISE_SPEC, gaussian_noise_batch
-from ddpipe.student import layer_norm_plain, noise_for
+from ddpipe.common import PipelineError
+from ddpipe.export import DecoderGraph, _assemble_dynamic
+from ddpipe.student import layer_norm_plain
 
-from .checkpoints import CheckpointNotFound, LayoutMismatch, LoadedCheckpoint, load_model
+from . import pack_common as common
+from .checkpoints import LayoutMismatch, LoadedCheckpoint
 from .llamagen_arch import (
     LLAMAGEN_B,
     LLAMAGEN_B_SHALLOW,
@@ -62,11 +48,22 @@ from .llamagen_arch import (
     expected_shapes,
     sample_dd,
 )
-
-CLASSES_PATH = Path(__file__).resolve().parents[1] / "data" / "imagenet1k-classes.json"
-
-# (stage, stages done, stages in all): what a long conversion reports as it goes.
-Progress = Callable[[str, int, int], None]
+from .pack_common import EXPORT_STAGES, ImageNetClass, Progress, io
+# Defined here before pack_common.py shared them with var_pack.py: still importable from this module.
+from .pack_common import (  # noqa: F401
+    CLASSES_PATH,
+    FLOW,
+    FP16_PARITY_TOLERANCE,
+    PARITY_NOISE_SEED,
+    PARITY_TOLERANCE,
+    SAMPLING_CLASSES,
+    SAMPLING_SEEDS,
+    OutputExists,
+    check_output_dir,
+    class_names_license,
+    imagenet_class_names,
+    imagenet_classes,
+)
 
 SIZES = {"B": LLAMAGEN_B, "L": LLAMAGEN_L}
 TOKENIZER = VQ16  # both sizes use LlamaGen's VQ-16 (vq_ds16_c2i.pt)
@@ -91,69 +88,14 @@ HYBRID_PRESETS = [
 HYBRID = {"start": HYBRID_PRESETS[0]["start"], "end": HYBRID_PRESETS[0]["end"]}
 # The official teacher-involved script's defaults: guidance 2.0 (constant), top-k 8000, temperature 1, top-p 1.
 TEACHER_SETTINGS = {"cfgScale": 2.0, "temperature": 1.0, "topK": 8000, "topP": 1.0}
-# The flow map the app's exact-teacher mode runs: the pipeline's default (models/ddpipe/config.py MappingConfig).
-# The official DD mapping's solver is not published (dd-method.md section 1), so this is not the official one.
-FLOW = {
-    "solver": SOLVER_NAME,
-    "steps": 48,
-    "rMin": 0.05,
-    "rMax": 300.0,
-    "schedule": "r_0 = 0, r_k = rMin * (rMax/rMin)^((k-1)/(steps-1)) for k = 1..steps; r = t/(1-t)",
-    "dtype": "float64",
-}
-PARITY_TOLERANCE = 1e-3
-# Float16 packs: the fixtures are PyTorch with the float16-stored weights (fp16.emulated_float16), which the CPU
-# provider matches to about 1e-5; GPU providers also round activations to float16, measured at up to 8e-3 on the
-# test pack's graphs.
-FP16_PARITY_TOLERANCE = 2e-2
-PARITY_NOISE_SEED = 7  # the app's pack test regenerates the generator fixture's noise from this seed
-# The student's sampling fixtures: 8 seeds, classes spread over the table (golden retriever, 207, among them).
-SAMPLING_SEEDS = list(range(42, 50))
-SAMPLING_CLASSES = [0, 1, 207, 281, 388, 417, 980, 999]
-
 LICENSES_OFFICIAL = [
-    {
-        "name": "Distilled Decoding (LlamaGen-DD) weights",
-        "license": "MIT",
-        "attribution": "Microsoft Corporation; E. Liu, X. Ning, Y. Wang, Z. Lin, Distilled Decoding 1 (arXiv 2412.17153); "
-        "https://huggingface.co/microsoft/distilled_decoding",
-    },
+    common.dd_weights_license("LlamaGen-DD"),
     {
         "name": "LlamaGen c2i GPT and VQ-16 tokenizer weights",
         "license": "MIT",
         "attribution": "FoundationVision, LlamaGen (arXiv 2406.06525); https://github.com/FoundationVision/LlamaGen",
     },
 ]
-
-
-@dataclass(frozen=True)
-class ImageNetClass:
-    index: int
-    name: str
-    synonyms: tuple[str, ...]
-
-
-def imagenet_classes(path: Path = CLASSES_PATH) -> list[ImageNetClass]:
-    """The 1000 ImageNet-1k classes in index order: display name (the first WordNet lemma) and the other lemmas."""
-    data = json.loads(path.read_text())
-    classes = data["classes"]
-    if [c["index"] for c in classes] != list(range(len(classes))):
-        raise PipelineError(f"{path}: classes are not in index order")
-    return [ImageNetClass(c["index"], c["synonyms"][0], tuple(c["synonyms"][1:])) for c in classes]
-
-
-def imagenet_class_names(path: Path = CLASSES_PATH) -> list[str]:
-    return [c.name for c in imagenet_classes(path)]
-
-
-def class_names_license(path: Path = CLASSES_PATH) -> dict:
-    source = json.loads(path.read_text())["source"]
-    return {
-        "package": source["package"],
-        "name": "ImageNet-1k class names and synonyms",
-        "license": source["license"],
-        "attribution": f"{source['homepage']}; {source['wordnet']}",
-    }
 
 
 # ---------------------------------------------------------------- graphs
@@ -220,20 +162,6 @@ class TeacherStepGraph(nn.Module):
 # ---------------------------------------------------------------- manifest
 
 
-def _io(dtype: str, shape: list) -> dict:
-    return {"dtype": dtype, "shape": shape}
-
-
-def _class_entries(classes: list[ImageNetClass]) -> list[dict]:
-    out = []
-    for c in classes:
-        entry: dict = {"index": c.index, "name": c.name}
-        if c.synonyms:
-            entry["synonyms"] = list(c.synonyms)
-        out.append(entry)
-    return out
-
-
 def build_manifest(
     pack_id: str,
     name: str,
@@ -250,12 +178,7 @@ def build_manifest(
     precision: dict | None = None,
 ) -> dict:
     cfg = student.cfg
-    n, d, v = cfg.tokens, cfg.codebook_dim, cfg.vocab
-    files = {
-        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in sorted(pack_dir.iterdir())
-        if p.name != "manifest.json"
-    }
+    v = cfg.vocab
     kv = ["layers", "batch", cfg.heads, "past", cfg.head_dim]
     kv_out = ["layers", "batch", cfg.heads, "present", cfg.head_dim]
     published = cfg.name.startswith("L")
@@ -269,94 +192,58 @@ def build_manifest(
         ),
         "hybrid": "the 22-step preset's start and end",
         "teacher": "the official teacher-involved script's defaults (guidance 2.0, top-k 8000, temperature 1, top-p 1)",
-        "flow": "the pipeline's default flow map; the official DD mapping's solver is not published, so the exact "
-        "teacher mode follows this map, not the one the student was distilled from",
-        "exactTeacher": "no exact-teacher sampling fixtures: they would be held-out training pairs, which are not "
-        "published; the student's 1-step and 2-step fixtures are in parity.json",
+        **common.CHOICES,
     }
-    provenance = {
-        "pipelineRevision": git_revision(Path(__file__).resolve().parents[2]),
-        "seed": 0,
-        "converter": "models/convert/llamagen_pack.py",
-        "sources": {role: ckpt.provenance() for role, ckpt in sources.items()},
-        "architecture": {"student": cfg.name, "teacher": cfg.name, "vq": vq.cfg.name},
-        "choices": choices,
-        "precision": precision or {"weights": "float32"},
-        "torch": torch.__version__,
-    }
-    return {
-        "format": "dd-studio-pack",
-        "formatVersion": FORMAT_VERSION,
-        "id": pack_id,
-        "name": name,
-        "version": version,
-        "description": description,
-        "family": "llamagen",
-        "conditioning": {"kind": "class", "nullClass": cfg.n_classes, "classes": _class_entries(classes)},
-        "image": {"width": image_size, "height": image_size, "channels": 3},
-        "tokens": {"grid": [cfg.grid, cfg.grid], "count": n, "codebookSize": v, "codebookDim": d, "normalized": True},
-        "noise": {**NOISE_SPEC, "shape": [n, d], "batchSeeds": "seed + i (mod 2^32)"},
-        "flow": FLOW,
-        "sampling": {
-            "splitT": split_t,
-            "tLists": {"1step": [0], "2step": [0, T2]},
-            "hybrid": HYBRID,
-            "hybridPresets": HYBRID_PRESETS,
-            "teacher": TEACHER_SETTINGS,
+    architecture = {"student": cfg.name, "teacher": cfg.name, "vq": vq.cfg.name}
+    teacher_step = {
+        "file": "teacher_step.onnx",
+        "layers": cfg.layers,
+        "heads": cfg.heads,
+        "headDim": cfg.head_dim,
+        "inputs": {
+            "ids": io("int64", ["batch"]),
+            "class_ids": io("int64", ["batch"]),
+            "pos": io("int64", []),
+            "past_k": io("float32", kv),
+            "past_v": io("float32", kv),
         },
-        "graphs": {
-            "generator": {
-                "file": "generator.onnx",
-                "inputs": {
-                    "noise": _io("float32", ["batch", n, d]),
-                    "prefix_ids": _io("int64", ["batch", n]),
-                    "t": _io("int64", []),
-                    "split_t": _io("int64", []),
-                    "class_ids": _io("int64", ["batch"]),
-                },
-                "outputs": {"latents": _io("float32", ["batch", n, d]), "ids": _io("int64", ["batch", n])},
-            },
-            "decoder": {
-                "file": "decoder.onnx",
-                "inputs": {"latents": _io("float32", ["batch", n, d])},
-                "outputs": {"rgb": _io("uint8", ["batch", image_size, image_size, 3])},
-            },
-            "teacherStep": {
-                "file": "teacher_step.onnx",
-                "layers": cfg.layers,
-                "heads": cfg.heads,
-                "headDim": cfg.head_dim,
-                "inputs": {
-                    "ids": _io("int64", ["batch"]),
-                    "class_ids": _io("int64", ["batch"]),
-                    "pos": _io("int64", []),
-                    "past_k": _io("float32", kv),
-                    "past_v": _io("float32", kv),
-                },
-                "outputs": {
-                    "logits": _io("float32", ["batch", v]),
-                    "present_k": _io("float32", kv_out),
-                    "present_v": _io("float32", kv_out),
-                },
-            },
+        "outputs": {
+            "logits": io("float32", ["batch", v]),
+            "present_k": io("float32", kv_out),
+            "present_v": io("float32", kv_out),
         },
-        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [v, d]},
-        "parity": {"file": "parity.json"},
-        "files": files,
-        "licenses": licenses,
-        "provenance": provenance,
     }
+    return common.pack_manifest(
+        pack_id=pack_id,
+        name=name,
+        version=version,
+        description=description,
+        family="llamagen",
+        cfg=cfg,
+        classes=classes,
+        image_size=image_size,
+        tokens=common.tokens_entry(cfg, normalized=True),
+        sampling=common.sampling_entry(split_t, T2, HYBRID, HYBRID_PRESETS, TEACHER_SETTINGS),
+        teacher_graph={"teacherStep": teacher_step},
+        licenses=licenses,
+        provenance=common.provenance_entry(
+            "models/convert/llamagen_pack.py",
+            sources,
+            {"architecture": architecture},
+            choices,
+            precision or {"weights": "float32"},
+        ),
+        pack_dir=pack_dir,
+    )
 
 
 # ---------------------------------------------------------------- export
 
-
-def _stage(progress: Progress | None, stage: str, done: int, total: int) -> None:
-    if progress is not None:
-        progress(stage, done, total)
-
-
-EXPORT_STAGES = 5  # generator, decoder, teacher step, sampling fixtures, manifest
+# What a float16 pack keeps in float32 (the manifest's provenance.precision.what).
+FP16_WHAT = (
+    "MatMul, Gemm and Conv run in float16 with float16 weights; embedding tables stored as float16; "
+    "norms, softmax, the residual stream and the codebook in float32; graph inputs and outputs float32"
+)
 
 
 @torch.no_grad()
@@ -385,149 +272,60 @@ def export_llamagen_pack(
     emulating that arithmetic. `stages` is (stages done before this call, stages in all) for `progress`."""
     out_dir = Path(out_dir)
     cfg = student.cfg
-    if teacher.cfg != cfg:
-        raise PipelineError(f"teacher config {teacher.cfg.name} does not match the student's {cfg.name}")
     book = vq.codebook().detach().float()
-    if tuple(book.shape) != (cfg.vocab, cfg.codebook_dim):
-        raise PipelineError(f"codebook {tuple(book.shape)} does not match the student's ({cfg.vocab}, {cfg.codebook_dim})")
-    classes = imagenet_classes() if classes is None else classes
-    if len(classes) != cfg.n_classes:
-        raise PipelineError(f"{len(classes)} class names for a model of {cfg.n_classes} classes")
+    common.check_models(cfg, teacher.cfg, book, "codebook")
+    classes = common.class_table(classes, cfg.n_classes)
     split_t = cfg.split_t if split_t is None else int(split_t)
-    n, d = cfg.tokens, cfg.codebook_dim
     image_size = cfg.grid * 2 ** (len(vq.cfg.ch_mult) - 1)
     done, total = stages
 
-    # The parity fixtures are PyTorch's outputs for the graphs as written: with float16 weights, PyTorch computes
-    # with the rounded weights (the import is lazy: only float16 packs need onnx in this process).
-    if fp16:
-        from .fp16 import emulated_float16 as reference
-        from .fp16 import to_float16_weights
-    else:
-        reference = nullcontext
-    converted: dict[str, dict] = {}
+    with common.writing_pack(out_dir, fp16, replace=True) as pack:
+        x = common.generator_inputs(cfg, T2, split_t)
+        common.report_stage(progress, "exporting the generator (DD student)", done, total)
+        latents, ids = pack.export_generator(GeneratorGraph(student.eval(), book).eval(), x)
 
-    def export(module, args, file, inputs, outputs, axes):
-        _onnx_export(module, args, tmp_dir / file, inputs, outputs, axes)
-        if fp16:
-            converted[file] = to_float16_weights(tmp_dir / file)
-        with reference():
-            return module(*args)
+        common.report_stage(progress, "exporting the decoder (VQ-16)", done + 1, total)
+        rgb = pack.export_decoder(DecoderGraph(vq.eval()).eval(), latents)
 
-    tmp_dir = out_dir.parent / f".{out_dir.name}.partial"
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
-    try:
-        b = 2
-        noise = torch.from_numpy(gaussian_noise_batch(PARITY_NOISE_SEED, b, (n, d)))
-        class_ids = torch.tensor([0, cfg.n_classes - 1], dtype=torch.long)
-        prefix = torch.randint(0, cfg.vocab, (b, n), generator=torch.Generator().manual_seed(3))
-        t = torch.tensor(T2, dtype=torch.long)
-        split = torch.tensor(split_t, dtype=torch.long)
-        batch = {0: "batch"}
-
-        _stage(progress, "exporting the generator (DD student)", done, total)
-        generator = GeneratorGraph(student.eval(), book).eval()
-        latents, ids = export(
-            generator,
-            (noise, prefix, t, split, class_ids),
-            "generator.onnx",
-            ["noise", "prefix_ids", "t", "split_t", "class_ids"],
-            ["latents", "ids"],
-            {k: batch for k in ("noise", "prefix_ids", "class_ids", "latents", "ids")},
-        )
-
-        _stage(progress, "exporting the decoder (VQ-16)", done + 1, total)
-        rgb = export(DecoderGraph(vq.eval()).eval(), (latents,), "decoder.onnx", ["latents"], ["rgb"], {"latents": batch, "rgb": batch})
-
-        _stage(progress, "exporting the teacher step", done + 2, total)
+        common.report_stage(progress, "exporting the teacher step", done + 2, total)
         past_len = 3
-        kv_shape = (cfg.layers, b, cfg.heads, past_len, cfg.head_dim)
+        kv_shape = (cfg.layers, common.FIXTURE_BATCH, cfg.heads, past_len, cfg.head_dim)
         past_k = torch.randn(kv_shape, generator=torch.Generator().manual_seed(4)) * 0.5
         past_v = torch.randn(kv_shape, generator=torch.Generator().manual_seed(5)) * 0.5
-        step_ids = torch.tensor([5, 9], dtype=torch.long)
-        pos = torch.tensor(past_len, dtype=torch.long)
+        step_inputs = {
+            "ids": torch.tensor([5, 9], dtype=torch.long),
+            "class_ids": x.class_ids,
+            "pos": torch.tensor(past_len, dtype=torch.long),
+            "past_k": past_k,
+            "past_v": past_v,
+        }
         kv_axes = {0: "layers", 1: "batch", 3: "past"}
         present_axes = {0: "layers", 1: "batch", 3: "present"}
-        step_logits, present_k, present_v = export(
+        step_outputs = pack.export(
             TeacherStepGraph(teacher.eval()).eval(),
-            (step_ids, class_ids, pos, past_k, past_v),
+            tuple(step_inputs.values()),
             "teacher_step.onnx",
-            ["ids", "class_ids", "pos", "past_k", "past_v"],
+            list(step_inputs),
             ["logits", "present_k", "present_v"],
-            {"ids": batch, "class_ids": batch, "past_k": kv_axes, "past_v": kv_axes, "logits": batch, "present_k": present_axes, "present_v": present_axes},
+            {"ids": common.BATCH, "class_ids": common.BATCH, "past_k": kv_axes, "past_v": kv_axes, "logits": common.BATCH, "present_k": present_axes, "present_v": present_axes},
         )
+        pack.write_codebook(book)
 
-        with atomic_path(tmp_dir / "codebook.bin") as tmp:
-            tmp.write_bytes(book.numpy().astype("<f4").tobytes())
+        common.report_stage(progress, "computing the sampling fixtures", done + 3, total)
+        sampling = pack.sampling_fixtures(sample_dd, student, T2, split_t, book)
+        teacher_fixture = common.fixture(step_inputs, dict(zip(["logits", "present_k", "present_v"], step_outputs)))
+        pack.write_parity(x, (latents, ids), rgb, {"teacher_step": teacher_fixture}, sampling)
 
-        _stage(progress, "computing the sampling fixtures", done + 3, total)
-        seeds = SAMPLING_SEEDS
-        fixture_classes = [c % cfg.n_classes for c in SAMPLING_CLASSES]
-        eps = torch.from_numpy(noise_for(seeds, n, d))
-        cls = torch.tensor(fixture_classes, dtype=torch.long)
-        with reference():
-            ids1 = sample_dd(student, eps, cls, [0], split_t, book)[0]
-            ids2 = sample_dd(student, eps, cls, [0, T2], split_t, book)[0]
-
-        parity = {
-            "tolerance": FP16_PARITY_TOLERANCE if fp16 else PARITY_TOLERANCE,
-            "generator": {
-                "inputs": {"noise": _tensor_json(noise), "prefix_ids": _tensor_json(prefix), "t": _tensor_json(t), "split_t": _tensor_json(split), "class_ids": _tensor_json(class_ids)},
-                "outputs": {"latents": _tensor_json(latents), "ids": _tensor_json(ids)},
-            },
-            "decoder": {"inputs": {"latents": _tensor_json(latents)}, "outputs": {"rgb": _tensor_json(rgb)}},
-            "teacher_step": {
-                "inputs": {"ids": _tensor_json(step_ids), "class_ids": _tensor_json(class_ids), "pos": _tensor_json(pos), "past_k": _tensor_json(past_k), "past_v": _tensor_json(past_v)},
-                "outputs": {"logits": _tensor_json(step_logits), "present_k": _tensor_json(present_k), "present_v": _tensor_json(present_v)},
-            },
-            "sampling": {
-                "student": {"classes": fixture_classes, "seeds": seeds, "ids1step": ids1.tolist(), "ids2step": ids2.tolist()},
-            },
-        }
-        with atomic_path(tmp_dir / "parity.json") as tmp:
-            tmp.write_text(json.dumps(parity, separators=(",", ":")))
-
-        _stage(progress, "writing the manifest", done + 4, total)
-        precision = {"weights": "float32"}
-        if fp16:
-            precision = {
-                "weights": "float16",
-                "what": "MatMul, Gemm and Conv run in float16 with float16 weights; embedding tables stored as float16; "
-                "norms, softmax, the residual stream and the codebook in float32; graph inputs and outputs float32",
-                "graphs": converted,
-                "parityTolerance": FP16_PARITY_TOLERANCE,
-            }
+        common.report_stage(progress, "writing the manifest", done + 4, total)
         manifest = build_manifest(
-            pack_id, name, version, description, student, vq, classes, image_size, split_t, sources, licenses or [], tmp_dir, precision
+            pack_id, name, version, description, student, vq, classes, image_size, split_t, sources, licenses or [], pack.dir, pack.precision(FP16_WHAT)
         )
-        validate_manifest(manifest, tmp_dir / "manifest.json")
-        save_json(tmp_dir / "manifest.json", manifest)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp_dir.rename(out_dir)
-    _stage(progress, "complete", total, total)
+        pack.write_manifest(manifest)
+    common.report_stage(progress, "complete", total, total)
     return out_dir
 
 
 # ---------------------------------------------------------------- from official files
-
-
-class OutputExists(PipelineError):
-    """The output folder exists and is not empty: a conversion never writes over anything."""
-
-
-def check_output_dir(out: Path) -> Path:
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "a file" if not out.is_dir() else "a folder that is not empty"
-        raise OutputExists(f"{out}: the output is {what}; name a new folder (nothing is ever written over)")
-    return out
 
 
 def _role_of(present: set[str]) -> str | None:
@@ -549,9 +347,9 @@ LOOKS_LIKE = {**ROLE_NAMES, "var": "VAR model (use `var`, not `llamagen`)"}
 def _hint(err: LayoutMismatch, role: str, expected: dict[str, tuple[int, ...]], cfg) -> str | None:
     """Why a file does not fit, when it is recognisably another official file or another size."""
     present = (set(expected) - set(err.missing)) | set(err.extra)
-    looks = _role_of(present)
-    if looks is not None and looks != role:
-        return f"this file looks like the {LOOKS_LIKE[looks]}, not the {ROLE_NAMES[role]}: check which file went where"
+    other = common.other_file_hint(_role_of(present), role, LOOKS_LIKE, ROLE_NAMES)
+    if other is not None:
+        return other
     widths = {c.dim: size for size, c in SIZES.items()}
     for key, _, got in err.mismatched:
         if key == "norm.weight" and len(got) == 1 and got[0] in widths:
@@ -562,13 +360,7 @@ def _hint(err: LayoutMismatch, role: str, expected: dict[str, tuple[int, ...]], 
 
 def load_checked(path: Path, role: str, cfg) -> tuple[nn.Module, LoadedCheckpoint]:
     """checkpoints.load_model, with a hint added to a layout error when the file is another role or size."""
-    try:
-        return load_model(Path(path), role, cfg)
-    except LayoutMismatch as err:
-        hint = _hint(err, role, expected_shapes(role, cfg), cfg)
-        if hint is None:
-            raise
-        raise LayoutMismatch(f"{err}\n  hint: {hint}", err.missing, err.extra, err.mismatched) from None
+    return common.load_with_hint(path, role, cfg, lambda err: _hint(err, role, expected_shapes(role, cfg), cfg))
 
 
 def _convert(
@@ -583,23 +375,16 @@ def _convert(
     fp16: bool,
     progress: Progress | None,
 ) -> Path:
-    out = check_output_dir(out)
-    for role, path in files.items():
-        if not Path(path).is_file():
-            raise CheckpointNotFound(f"{path}: no such file (expected the {ROLE_NAMES[role]})")
+    out = common.check_output_dir(out)
     total = 3 + EXPORT_STAGES
-    _stage(progress, "reading the student checkpoint", 0, total)
-    student, s_info = load_checked(files["student"], "student", cfg)
-    _stage(progress, "reading the teacher checkpoint", 1, total)
-    teacher, t_info = load_checked(files["teacher"], "teacher", cfg)
-    _stage(progress, "reading the VQ tokenizer checkpoint", 2, total)
-    vq, v_info = load_checked(files["vq"], "vq", vq_cfg)
+    reads = [("student", cfg, "student"), ("teacher", cfg, "teacher"), ("vq", vq_cfg, "VQ tokenizer")]
+    models, sources = common.read_checked_files(files, ROLE_NAMES, reads, load_checked, progress, total)
     return export_llamagen_pack(
-        student,
-        teacher,
-        vq,
+        models["student"],
+        models["teacher"],
+        models["vq"],
         out,
-        {"student": s_info, "teacher": t_info, "vq": v_info},
+        sources,
         pack_id,
         name,
         description=description,
@@ -647,7 +432,7 @@ def convert_llamagen(
         pack_id or default_pack_id(size, fp16),
         f"LlamaGen-{size} DD" + (" (float16)" if fp16 else ""),
         description,
-        [*LICENSES_OFFICIAL, class_names_license()],
+        [*LICENSES_OFFICIAL, common.class_names_license()],
         fp16,
         progress,
     )
@@ -713,7 +498,7 @@ def convert_test_checkpoints(
         "LlamaGen-DD test pack (random weights)" + (" (float16)" if fp16 else ""),
         "Random weights in the official LlamaGen-DD structure (2-layer B width, a narrow VQ-16 decoder with the full "
         "codebook): for testing the converter and the engine; its images are noise.",
-        [class_names_license()],
+        [common.class_names_license()],
         fp16,
         progress,
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ddpipe.student import layer_norm_plain
+
+from .vq_blocks import AttnBlock, ResnetBlock, UpLevel, group_norm, nearest_code
 
 # ---------------------------------------------------------------- configs
 
@@ -112,6 +115,9 @@ class VAEConfig:
     groups: int = 32
     norm_eps: float = 1e-6
     patch_nums: tuple[int, ...] = PATCH_NUMS
+    # The official key layout (see vq_blocks.py): one qkv convolution; a level's residual blocks 'block'.
+    fused_qkv: ClassVar[bool] = True
+    level_blocks: ClassVar[str] = "block"
 
     @property
     def upsampling(self) -> int:
@@ -356,12 +362,6 @@ class VARDDStudent(_VARBase):
         return torch.where(prefix, forced, logits), torch.where(prefix, x, latents)
 
 
-def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Index of the codebook row nearest (L2) to each vector of x (..., d)."""
-    dist = x.pow(2).sum(-1, keepdim=True) - 2 * x @ codebook.T + codebook.pow(2).sum(-1)
-    return dist.argmin(-1)
-
-
 def assemble(logits: torch.Tensor, latents: torch.Tensor, split_t: int, codebook: torch.Tensor, patch_nums=PATCH_NUMS):
     """-> ids (B, N) = argmax logits, and out (B, N, d): C[ids] for the tokens of scales < split_t, the continuous
     latents after."""
@@ -451,51 +451,6 @@ def guided_logits(cond: torch.Tensor, uncond: torch.Tensor, scale: int, cfg_scal
 # ---------------------------------------------------------------- the VQVAE decoder side
 
 
-def _group_norm(cfg: VAEConfig, channels: int, device=None) -> nn.GroupNorm:
-    return nn.GroupNorm(cfg.groups, channels, eps=cfg.norm_eps, device=device)
-
-
-class ResnetBlock(nn.Module):
-    def __init__(self, cfg: VAEConfig, cin: int, cout: int, device=None):
-        super().__init__()
-        self.norm1 = _group_norm(cfg, cin, device)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, device=device)
-        self.norm2 = _group_norm(cfg, cout, device)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, device=device)
-        self.nin_shortcut = nn.Conv2d(cin, cout, 1, device=device) if cin != cout else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (x if self.nin_shortcut is None else self.nin_shortcut(x)) + h
-
-
-class AttnBlock(nn.Module):
-    """Single-head spatial self-attention; q, k, v from one 1x1 convolution (qkv, 3C channels in that order)."""
-
-    def __init__(self, cfg: VAEConfig, channels: int, device=None):
-        super().__init__()
-        self.norm = _group_norm(cfg, channels, device)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1, device=device)
-        self.proj_out = nn.Conv2d(channels, channels, 1, device=device)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, hh, ww = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, hh * ww).unbind(1)
-        attn = torch.softmax((q.transpose(1, 2) @ k) * c**-0.5, dim=-1)  # (B, HW queries, HW keys)
-        out = (v @ attn.transpose(1, 2)).reshape(b, c, hh, ww)
-        return x + self.proj_out(out)
-
-
-class Upsample(nn.Module):
-    def __init__(self, channels: int, device=None):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1, device=device)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
 class Mid(nn.Module):
     def __init__(self, cfg: VAEConfig, channels: int, device=None):
         super().__init__()
@@ -505,22 +460,6 @@ class Mid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block_2(self.attn_1(self.block_1(x)))
-
-
-class UpLevel(nn.Module):
-    def __init__(self, cfg: VAEConfig, cin: int, cout: int, attn: bool, upsample: bool, device=None):
-        super().__init__()
-        n = cfg.num_res_blocks + 1
-        self.block = nn.ModuleList(ResnetBlock(cfg, cin if i == 0 else cout, cout, device) for i in range(n))
-        self.attn = nn.ModuleList(AttnBlock(cfg, cout, device) for _ in range(n) if attn)
-        self.upsample = Upsample(cout, device) if upsample else None
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        for i, block in enumerate(self.block):
-            h = block(h)
-            if len(self.attn):
-                h = self.attn[i](h)
-        return h if self.upsample is None else self.upsample(h)
 
 
 class Decoder(nn.Module):
@@ -539,7 +478,7 @@ class Decoder(nn.Module):
             UpLevel(cfg, widths[min(i + 1, last)], w, attn=i == last, upsample=i != 0, device=device)
             for i, w in enumerate(widths)
         )
-        self.norm_out = _group_norm(cfg, widths[0], device)
+        self.norm_out = group_norm(cfg, widths[0], device)
         self.conv_out = nn.Conv2d(widths[0], 3, 3, padding=1, device=device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

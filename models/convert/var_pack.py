@@ -6,7 +6,8 @@
   export_var_pack      loaded models -> a pack (the part both share)
 
 Files and graphs (../PACK_FORMAT.md, revision 1.2), with the pipeline's ONNX export, hashing, fixture encoding and
-manifest validation (models/ddpipe/export.py) reused:
+manifest validation (models/ddpipe/export.py) reused; what this converter shares with llamagen_pack.py (reading,
+writing, fixtures, the manifest's common parts) is in pack_common.py:
   generator.onnx      noise, prefix_ids, t, split_t, class_ids -> latents (assembled), ids; t and split_t count scales
   decoder.onnx        latents (680 tokens, scale after scale) -> RGB uint8 NHWC
   teacher_scale.onnx  ids, scale, class_ids -> the teacher's logits for that scale's tokens
@@ -17,47 +18,21 @@ which onnxruntime reads when it opens the graph from its path; the manifest list
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 import tempfile
 import warnings
 from collections import OrderedDict
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ddpipe.common import PipelineError, atomic_path, save_json
-from ddpipe.export import (
-    FORMAT_VERSION,
-    DecoderGraph,
-    _assemble_dynamic,
-    _onnx_export,
-    _tensor_json,
-    git_revision,
-    sha256_file,
-    validate_manifest,
-)
-from ddpipe.noise import NOISE_SPEC, gaussian_noise_batch
-from ddpipe.student import noise_for
+from ddpipe.common import PipelineError
+from ddpipe.export import DecoderGraph, _assemble_dynamic
 
-from .checkpoints import CheckpointNotFound, LayoutMismatch, LoadedCheckpoint, load_model
-from .llamagen_pack import (
-    FLOW,
-    FP16_PARITY_TOLERANCE,
-    PARITY_NOISE_SEED,
-    PARITY_TOLERANCE,
-    SAMPLING_CLASSES,
-    SAMPLING_SEEDS,
-    ImageNetClass,
-    Progress,
-    check_output_dir,
-    class_names_license,
-    imagenet_classes,
-)
+from . import pack_common as common
+from .checkpoints import LayoutMismatch, LoadedCheckpoint
+from .pack_common import EXPORT_STAGES, ImageNetClass, Progress, io
 from .var_arch import (
     VAE,
     VAE_TINY,
@@ -96,16 +71,9 @@ TEACHER_SETTINGS = {"cfgScale": 2.0, "cfgSchedule": "linear-scale", "temperature
 # The teacher_scale fixture's scale: 25 tokens, made from the ids of scales 0..3 (three area resizings, two Phis).
 # The last scale would make the fixture 40 times larger; the decoder fixture covers every scale's resizing.
 TEACHER_FIXTURE_SCALE = 4
-# protobuf refuses messages of 2 GiB; a graph whose weights come near it keeps them in a separate file.
-INLINE_LIMIT = 2**31 - 2**27
 
 LICENSES_OFFICIAL = [
-    {
-        "name": "Distilled Decoding (VAR-DD) weights",
-        "license": "MIT",
-        "attribution": "Microsoft Corporation; E. Liu, X. Ning, Y. Wang, Z. Lin, Distilled Decoding 1 (arXiv 2412.17153); "
-        "https://huggingface.co/microsoft/distilled_decoding",
-    },
+    common.dd_weights_license("VAR-DD"),
     {
         "name": "VAR transformer and multi-scale VQVAE weights",
         "license": "MIT",
@@ -169,20 +137,6 @@ class TeacherScaleGraph(nn.Module):
 # ---------------------------------------------------------------- manifest
 
 
-def _io(dtype: str, shape: list) -> dict:
-    return {"dtype": dtype, "shape": shape}
-
-
-def _class_entries(classes: list[ImageNetClass]) -> list[dict]:
-    entries = []
-    for c in classes:
-        entry: dict = {"index": c.index, "name": c.name}
-        if c.synonyms:
-            entry["synonyms"] = list(c.synonyms)
-        entries.append(entry)
-    return entries
-
-
 def _choices(cfg: VARConfig, split_t: int, extra: dict[str, str]) -> dict[str, str]:
     size = cfg.name.split("-")[0]
     return {
@@ -197,10 +151,7 @@ def _choices(cfg: VARConfig, split_t: int, extra: dict[str, str]) -> dict[str, s
         "hybrid": "the 4-step preset's start and end",
         "teacher": "the official combine_sample.py settings: guidance 2.0 ramped linearly over the scales, top-k 900, "
         "top-p 0.95, temperature 1",
-        "flow": "the pipeline's default flow map; the official DD mapping's solver is not published, so the exact "
-        "teacher mode follows this map, not the one the student was distilled from",
-        "exactTeacher": "no exact-teacher sampling fixtures: they would be held-out training pairs, which are not "
-        "published; the student's 1-step and 2-step fixtures are in parity.json",
+        **common.CHOICES,
         "prefix": "the generator reads the clean prefix as the codebook vectors of prefix_ids; the official 2-step "
         "sampling feeds back the previous assembled output, which is the same when t2 <= split_t (all published "
         "settings)",
@@ -225,18 +176,8 @@ def build_manifest(
     precision: dict,
     choices: dict[str, str],
 ) -> dict:
-    n, d, v = cfg.tokens, cfg.codebook_dim, cfg.vocab
-    size = cfg.grid * vae_cfg.upsampling
-    files = {
-        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in sorted(pack_dir.iterdir())
-        if p.name != "manifest.json"
-    }
-    provenance = {
-        "pipelineRevision": git_revision(Path(__file__).resolve().parents[2]),
-        "seed": 0,
-        "converter": "models/convert/var_pack.py",
-        "sources": {role: ckpt.provenance() for role, ckpt in sources.items()},
+    n = cfg.tokens
+    details = {
         "recomputedBuffers": {role: len(ckpt.absent_buffers) for role, ckpt in sources.items() if ckpt.absent_buffers},
         "architecture": {
             "student": cfg.name,
@@ -246,115 +187,42 @@ def build_manifest(
             "width": cfg.width,
             "vae": vae_cfg.name,
         },
-        "choices": choices,
-        "precision": precision,
-        "torch": torch.__version__,
     }
-    return {
-        "format": "dd-studio-pack",
-        "formatVersion": FORMAT_VERSION,
-        "id": pack_id,
-        "name": name,
-        "version": version,
-        "description": description,
-        "family": "var",
-        "conditioning": {"kind": "class", "nullClass": cfg.n_classes, "classes": _class_entries(classes)},
-        "image": {"width": size, "height": size, "channels": 3},
-        "tokens": {
-            "grid": [cfg.grid, cfg.grid],
-            "count": n,
-            "codebookSize": v,
-            "codebookDim": d,
-            "normalized": False,
-            "scales": list(cfg.patch_nums),
+    teacher_scale = {
+        "file": "teacher_scale.onnx",
+        "inputs": {
+            "ids": io("int64", ["batch", n]),
+            "scale": io("int64", []),
+            "class_ids": io("int64", ["batch"]),
         },
-        "noise": {**NOISE_SPEC, "shape": [n, d], "batchSeeds": "seed + i (mod 2^32)"},
-        "flow": FLOW,
-        "sampling": {
-            "splitT": split_t,
-            "tLists": {"1step": [0], "2step": [0, cfg.t2]},
-            "hybrid": HYBRID,
-            "hybridPresets": HYBRID_PRESETS,
-            "teacher": TEACHER_SETTINGS,
-        },
-        "graphs": {
-            "generator": {
-                "file": "generator.onnx",
-                "inputs": {
-                    "noise": _io("float32", ["batch", n, d]),
-                    "prefix_ids": _io("int64", ["batch", n]),
-                    "t": _io("int64", []),
-                    "split_t": _io("int64", []),
-                    "class_ids": _io("int64", ["batch"]),
-                },
-                "outputs": {"latents": _io("float32", ["batch", n, d]), "ids": _io("int64", ["batch", n])},
-            },
-            "decoder": {
-                "file": "decoder.onnx",
-                "inputs": {"latents": _io("float32", ["batch", n, d])},
-                "outputs": {"rgb": _io("uint8", ["batch", size, size, 3])},
-            },
-            "teacherScale": {
-                "file": "teacher_scale.onnx",
-                "inputs": {
-                    "ids": _io("int64", ["batch", n]),
-                    "scale": _io("int64", []),
-                    "class_ids": _io("int64", ["batch"]),
-                },
-                "outputs": {"logits": _io("float32", ["batch", "scaleTokens", v])},
-            },
-        },
-        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [v, d]},
-        "parity": {"file": "parity.json"},
-        "files": files,
-        "licenses": licenses,
-        "provenance": provenance,
+        "outputs": {"logits": io("float32", ["batch", "scaleTokens", cfg.vocab])},
     }
+    return common.pack_manifest(
+        pack_id=pack_id,
+        name=name,
+        version=version,
+        description=description,
+        family="var",
+        cfg=cfg,
+        classes=classes,
+        image_size=cfg.grid * vae_cfg.upsampling,
+        tokens=common.tokens_entry(cfg, normalized=False, scales=list(cfg.patch_nums)),
+        sampling=common.sampling_entry(split_t, cfg.t2, HYBRID, HYBRID_PRESETS, TEACHER_SETTINGS),
+        teacher_graph={"teacherScale": teacher_scale},
+        licenses=licenses,
+        provenance=common.provenance_entry("models/convert/var_pack.py", sources, details, choices, precision),
+        pack_dir=pack_dir,
+    )
 
 
 # ---------------------------------------------------------------- export
 
-
-def _stage(progress: Progress | None, stage: str, done: int, total: int) -> None:
-    if progress is not None:
-        progress(stage, done, total)
-
-
-EXPORT_STAGES = 5  # generator, decoder, teacher scale, sampling fixtures, manifest
-
-
-def _export_graph(module: nn.Module, args: tuple, pack_dir: Path, file: str, inputs, outputs, axes, fp16: bool) -> dict | None:
-    """Exports `module` as pack_dir/file; returns the float16 conversion's summary when `fp16`.
-
-    The export goes to a scratch folder first: for a graph over 2 GB torch writes each weight to a file of its
-    own there, and those are gathered into the one `<file>.data` that the pack lists."""
-    scratch = pack_dir / f".{file}.export"
-    scratch.mkdir()
-    try:
-        _onnx_export(module, args, scratch / file, inputs, outputs, axes)
-        stats = None
-        if fp16:
-            from .fp16 import to_float16_weights
-
-            stats = to_float16_weights(scratch / file)
-        separate = [p for p in scratch.iterdir() if p.name != file and not p.name.startswith(".")]
-        if separate or (scratch / file).stat().st_size > INLINE_LIMIT:
-            import onnx
-
-            model = onnx.load(str(scratch / file))  # with the weights torch wrote beside it
-            onnx.save_model(
-                model,
-                str(pack_dir / file),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=f"{file}.data",
-                size_threshold=1024,
-            )
-        else:
-            os.replace(scratch / file, pack_dir / file)
-        return stats
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+# What a float16 pack keeps in float32 (the manifest's provenance.precision.what).
+FP16_WHAT = (
+    "MatMul, Gemm and Conv run in float16 with float16 weights; the class table stored as float16; "
+    "norms, softmax, the residual stream, the resizing matrices and the codebook in float32; graph inputs "
+    "and outputs float32"
+)
 
 
 def _check_finite(name: str, *tensors: torch.Tensor) -> None:
@@ -390,121 +258,51 @@ def export_var_pack(
     graphs' weights are stored as float16 (see fp16.py) and the fixtures come from PyTorch emulating that
     arithmetic. `stages` is (stages done before this call, stages in all) for `progress`; `choices` are added to
     the provenance's."""
-    out_dir = check_output_dir(Path(out_dir))
+    out_dir = common.check_output_dir(Path(out_dir))
     cfg = student.cfg
-    if teacher.cfg != cfg:
-        raise PipelineError(f"teacher config {teacher.cfg.name} does not match the student's {cfg.name}")
     book = vae.codebook().detach().float()
-    if tuple(book.shape) != (cfg.vocab, cfg.codebook_dim):
-        raise PipelineError(f"VQVAE codebook {tuple(book.shape)} does not match the student's ({cfg.vocab}, {cfg.codebook_dim})")
+    common.check_models(cfg, teacher.cfg, book, "VQVAE codebook")
     if vae.cfg.patch_nums != cfg.patch_nums:
         raise PipelineError(f"VQVAE scales {vae.cfg.patch_nums} differ from the transformer's {cfg.patch_nums}")
-    classes = imagenet_classes() if classes is None else classes
-    if len(classes) != cfg.n_classes:
-        raise PipelineError(f"{len(classes)} class names for a model of {cfg.n_classes} classes")
+    classes = common.class_table(classes, cfg.n_classes)
     split_t = cfg.split_t if split_t is None else int(split_t)
     if not 0 <= split_t <= cfg.scales:
         raise PipelineError(f"split_t {split_t} is not a scale count between 0 and {cfg.scales}")
-    n, d = cfg.tokens, cfg.codebook_dim
     done, total = stages
     student, teacher, vae = student.eval(), teacher.eval(), vae.eval()
 
-    if fp16:
-        from .fp16 import emulated_float16 as reference
-    else:
-        reference = nullcontext
-    converted: dict[str, dict] = {}
-
-    tmp_dir = out_dir.parent / f".{out_dir.name}.partial"
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
-
-    def export(module, args, file, inputs, outputs, axes):
-        stats = _export_graph(module, args, tmp_dir, file, inputs, outputs, axes, fp16)
-        if stats is not None:
-            converted[file] = stats
-        with reference():
-            return module(*args)
-
-    try:
-        b = 2
-        batch = {0: "batch"}
-        noise = torch.from_numpy(gaussian_noise_batch(PARITY_NOISE_SEED, b, (n, d)))
-        class_ids = torch.tensor([0, cfg.n_classes - 1], dtype=torch.long)
-        prefix = torch.randint(0, cfg.vocab, (b, n), generator=torch.Generator().manual_seed(3))
-        t = torch.tensor(cfg.t2, dtype=torch.long)
-        split = torch.tensor(split_t, dtype=torch.long)
-
-        _stage(progress, "exporting the generator (DD student)", done, total)
-        latents, ids = export(
-            GeneratorGraph(student, book).eval(),
-            (noise, prefix, t, split, class_ids),
-            "generator.onnx",
-            ["noise", "prefix_ids", "t", "split_t", "class_ids"],
-            ["latents", "ids"],
-            {k: batch for k in ("noise", "prefix_ids", "class_ids", "latents", "ids")},
-        )
+    with common.writing_pack(out_dir, fp16, replace=False) as pack:
+        x = common.generator_inputs(cfg, cfg.t2, split_t)
+        common.report_stage(progress, "exporting the generator (DD student)", done, total)
+        latents, ids = pack.export_generator(GeneratorGraph(student, book).eval(), x)
         _check_finite("the student", latents)
 
-        _stage(progress, "exporting the decoder (VQVAE)", done + 1, total)
-        decoder = DecoderGraph(ScaleResampler(vae)).eval()
-        rgb = export(decoder, (latents,), "decoder.onnx", ["latents"], ["rgb"], {"latents": batch, "rgb": batch})
+        common.report_stage(progress, "exporting the decoder (VQVAE)", done + 1, total)
+        rgb = pack.export_decoder(DecoderGraph(ScaleResampler(vae)).eval(), latents)
 
-        _stage(progress, "exporting the teacher scale", done + 2, total)
-        scale_ids = torch.randint(0, cfg.vocab, (b, n), generator=torch.Generator().manual_seed(4))
-        scale = torch.tensor(TEACHER_FIXTURE_SCALE, dtype=torch.long)
-        teacher_classes = torch.tensor([3, cfg.n_classes], dtype=torch.long)  # a class and the null class
-        logits = export(
+        common.report_stage(progress, "exporting the teacher scale", done + 2, total)
+        scale_inputs = {
+            "ids": torch.randint(0, cfg.vocab, (common.FIXTURE_BATCH, cfg.tokens), generator=torch.Generator().manual_seed(4)),
+            "scale": torch.tensor(TEACHER_FIXTURE_SCALE, dtype=torch.long),
+            "class_ids": torch.tensor([3, cfg.n_classes], dtype=torch.long),  # a class and the null class
+        }
+        logits = pack.export(
             TeacherScaleGraph(teacher, vae).eval(),
-            (scale_ids, scale, teacher_classes),
+            tuple(scale_inputs.values()),
             "teacher_scale.onnx",
-            ["ids", "scale", "class_ids"],
+            list(scale_inputs),
             ["logits"],
-            {"ids": batch, "class_ids": batch, "logits": {0: "batch", 1: "scaleTokens"}},
+            {"ids": common.BATCH, "class_ids": common.BATCH, "logits": {0: "batch", 1: "scaleTokens"}},
         )
         _check_finite("the teacher", logits)
+        pack.write_codebook(book)
 
-        with atomic_path(tmp_dir / "codebook.bin") as tmp:
-            tmp.write_bytes(book.numpy().astype("<f4").tobytes())
+        common.report_stage(progress, "computing the sampling fixtures", done + 3, total)
+        sampling = pack.sampling_fixtures(sample_dd, student, cfg.t2, split_t, book)
+        teacher_fixture = common.fixture(scale_inputs, {"logits": logits})
+        pack.write_parity(x, (latents, ids), rgb, {"teacher_scale": teacher_fixture}, sampling)
 
-        _stage(progress, "computing the sampling fixtures", done + 3, total)
-        fixture_classes = [c % cfg.n_classes for c in SAMPLING_CLASSES]
-        eps = torch.from_numpy(noise_for(SAMPLING_SEEDS, n, d))
-        cls = torch.tensor(fixture_classes, dtype=torch.long)
-        with reference():
-            ids1 = sample_dd(student, eps, cls, [0], split_t, book)[0]
-            ids2 = sample_dd(student, eps, cls, [0, cfg.t2], split_t, book)[0]
-
-        parity = {
-            "tolerance": FP16_PARITY_TOLERANCE if fp16 else PARITY_TOLERANCE,
-            "generator": {
-                "inputs": {"noise": _tensor_json(noise), "prefix_ids": _tensor_json(prefix), "t": _tensor_json(t), "split_t": _tensor_json(split), "class_ids": _tensor_json(class_ids)},
-                "outputs": {"latents": _tensor_json(latents), "ids": _tensor_json(ids)},
-            },
-            "decoder": {"inputs": {"latents": _tensor_json(latents)}, "outputs": {"rgb": _tensor_json(rgb)}},
-            "teacher_scale": {
-                "inputs": {"ids": _tensor_json(scale_ids), "scale": _tensor_json(scale), "class_ids": _tensor_json(teacher_classes)},
-                "outputs": {"logits": _tensor_json(logits)},
-            },
-            "sampling": {
-                "student": {"classes": fixture_classes, "seeds": SAMPLING_SEEDS, "ids1step": ids1.tolist(), "ids2step": ids2.tolist()},
-            },
-        }
-        with atomic_path(tmp_dir / "parity.json") as tmp:
-            tmp.write_text(json.dumps(parity, separators=(",", ":")))
-
-        _stage(progress, "writing the manifest", done + 4, total)
-        precision: dict = {"weights": "float32"}
-        if fp16:
-            precision = {
-                "weights": "float16",
-                "what": "MatMul, Gemm and Conv run in float16 with float16 weights; the class table stored as float16; "
-                "norms, softmax, the residual stream, the resizing matrices and the codebook in float32; graph inputs "
-                "and outputs float32",
-                "graphs": converted,
-                "parityTolerance": FP16_PARITY_TOLERANCE,
-            }
+        common.report_stage(progress, "writing the manifest", done + 4, total)
         manifest = build_manifest(
             pack_id,
             name,
@@ -516,19 +314,12 @@ def export_var_pack(
             split_t,
             sources,
             licenses or [],
-            tmp_dir,
-            precision,
+            pack.dir,
+            pack.precision(FP16_WHAT),
             _choices(cfg, split_t, choices or {}),
         )
-        validate_manifest(manifest, tmp_dir / "manifest.json")
-        save_json(tmp_dir / "manifest.json", manifest)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty: check_output_dir saw to that
-        tmp_dir.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    _stage(progress, "done", total, total)
+        pack.write_manifest(manifest)
+    common.report_stage(progress, "done", total, total)
     return out_dir
 
 
@@ -556,9 +347,9 @@ def _hint(err: LayoutMismatch, role: str, expected: dict[str, tuple[int, ...]], 
     # Recomputed buffers are never reported missing, so they say nothing about what the file holds.
     optional = set(recomputed_buffers(role, cfg))
     present = (set(expected) - set(err.missing) - optional) | set(err.extra)
-    looks = _role_of(present)
-    if looks is not None and looks != role:
-        return f"this file looks like the {LOOKS_LIKE[looks]}, not the {ROLE_NAMES[role]}: check which file went where"
+    other = common.other_file_hint(_role_of(present), role, LOOKS_LIKE, ROLE_NAMES)
+    if other is not None:
+        return other
     if role in ("student", "teacher"):
         blocks = {int(k.split(".")[1]) for k in present if k.startswith("blocks.") and k.split(".")[1].isdigit()}
         if blocks and len(blocks) != cfg.depth:
@@ -570,15 +361,9 @@ def _hint(err: LayoutMismatch, role: str, expected: dict[str, tuple[int, ...]], 
 def load_checked(path: Path, role: str, cfg) -> tuple[nn.Module, LoadedCheckpoint]:
     """checkpoints.load_model for a VAR role, with a hint added to a layout error when the file is another role or
     depth, and a warning when the student file has no EMA weights."""
-    kind = CHECKPOINT_KINDS[role]
-    try:
-        model, info = load_model(Path(path), kind, cfg)
-    except LayoutMismatch as err:
-        shapes = expected_shapes(role, cfg)
-        hint = _hint(err, role, shapes, cfg)
-        if hint is None:
-            raise
-        raise LayoutMismatch(f"{err}\n  hint: {hint}", err.missing, err.extra, err.mismatched) from None
+    model, info = common.load_with_hint(
+        path, CHECKPOINT_KINDS[role], cfg, lambda err: _hint(err, role, expected_shapes(role, cfg), cfg)
+    )
     if role == "student" and info.weights_key != "trainer.ema_parameters":
         warnings.warn(
             f"{Path(path).name}: no trainer.ema_parameters; using {info.weights_key} (the raw training weights, as the "
@@ -591,7 +376,7 @@ def load_checked(path: Path, role: str, cfg) -> tuple[nn.Module, LoadedCheckpoin
 def _float16_fits(cfg: VARConfig) -> None:
     """The float16 conversion (fp16.py) rewrites a graph held in one protobuf message, which cannot exceed 2 GB."""
     largest = 4 * max(parameter_count("student", cfg), parameter_count("teacher", cfg))
-    if largest > INLINE_LIMIT:
+    if largest > common.INLINE_LIMIT:
         raise NotImplementedError(
             f"float16 packs of VAR {cfg.name}: its float32 graphs ({largest / 2**30:.1f} GiB) exceed protobuf's 2 GB, "
             "and the float16 conversion (convert/fp16.py) works on a graph held in one protobuf message; it needs "
@@ -612,33 +397,25 @@ def _convert(
     fp16: bool,
     progress: Progress | None,
 ) -> Path:
-    out = check_output_dir(out)
+    out = common.check_output_dir(out)
     if fp16:
         _float16_fits(cfg)
-    for role, path in files.items():
-        if not Path(path).is_file():
-            raise CheckpointNotFound(f"{path}: no such file (expected the {ROLE_NAMES[role]})")
     total = 4 + EXPORT_STAGES
-    _stage(progress, "reading the student checkpoint", 0, total)
-    student, s_info = load_checked(files["student"], "student", cfg)
-    _stage(progress, "reading the teacher checkpoint", 1, total)
-    teacher, t_info = load_checked(files["teacher"], "teacher", cfg)
-    _stage(progress, "reading the VQVAE checkpoint", 2, total)
-    vae, v_info = load_checked(files["vae"], "vae", vae_cfg)
-    _stage(progress, "checking the three files together", 3, total)
+    reads = [("student", cfg, "student"), ("teacher", cfg, "teacher"), ("vae", vae_cfg, "VQVAE")]
+    models, sources = common.read_checked_files(files, ROLE_NAMES, reads, load_checked, progress, total)
+    common.report_stage(progress, "checking the three files together", 3, total)
     if vae_cfg.patch_nums != cfg.patch_nums:
         raise PipelineError(f"{files['vae']}: VQVAE scales {vae_cfg.patch_nums} differ from the transformer's {cfg.patch_nums}")
-    sources = {"student": s_info, "teacher": t_info, "vae": v_info}
-    choices = {"weights": f"student weights from {s_info.weights_key}"}
+    choices = {"weights": f"student weights from {sources['student'].weights_key}"}
     absent = {role: info.absent_buffers for role, info in sources.items() if info.absent_buffers}
     if absent:
         choices["buffers"] = "recomputed (not in the file): " + "; ".join(
             f"{role}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}" for role, keys in absent.items()
         )
     return export_var_pack(
-        student,
-        teacher,
-        vae,
+        models["student"],
+        models["teacher"],
+        models["vae"],
         out,
         sources,
         pack_id,
@@ -695,7 +472,7 @@ def convert_var(
         pack_id or default_pack_id(cfg.depth, fp16),
         f"VAR-{cfg.name} DD" + (" (float16)" if fp16 else ""),
         description,
-        [*LICENSES_OFFICIAL, class_names_license()],
+        [*LICENSES_OFFICIAL, common.class_names_license()],
         fp16,
         progress,
     )
@@ -789,7 +566,7 @@ def convert_test_checkpoints(
             "VAR-DD test pack (random weights)" + (" (float16)" if fp16 else ""),
             "Random weights in the official VAR-DD structure (depth 2, a narrow VQVAE with the full codebook): for "
             "testing the converter and the engine; its images are noise.",
-            [class_names_license()],
+            [common.class_names_license()],
             fp16,
             progress,
         )

@@ -20,8 +20,10 @@ import torch
 
 import convert.llamagen_pack as llamagen_pack
 from convert.__main__ import check, main
-from convert.llamagen_arch import LLAMAGEN_B, LLAMAGEN_B_SHALLOW, VQ16_TEST, expected_shapes
+from convert.llamagen_arch import LLAMAGEN_B, LLAMAGEN_B_SHALLOW, VQ16_TEST
 from convert.llamagen_pack import write_test_checkpoints
+
+from convert_helpers import fake_state
 
 MODELS = Path(__file__).resolve().parents[1]
 
@@ -34,11 +36,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def json_lines(text: str) -> list[dict]:
     lines = [line for line in text.splitlines() if line.strip()]
     return [json.loads(line) for line in lines]  # fails on any line that is not JSON
-
-
-def fake_state(kind: str, cfg) -> dict[str, torch.Tensor]:
-    """Every expected key with its full shape, as zero-stride views of one number (a tiny file)."""
-    return {k: torch.zeros(()).expand(*shape) for k, shape in expected_shapes(kind, cfg).items()}
 
 
 @pytest.fixture(scope="module")

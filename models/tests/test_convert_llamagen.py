@@ -41,17 +41,9 @@ from convert.llamagen_arch import (
     sample_dd,
 )
 
+from convert_helpers import fake_state, save
+
 TRAIN_ARGS = argparse.Namespace(gpt_model="GPT-B", image_size=256, lr=1e-4, t_list=[0, 80])
-
-
-def fake_state(kind: str, cfg) -> dict[str, torch.Tensor]:
-    """Every expected key with its shape, as zero-stride views of one number: a full-size layout in a tiny file."""
-    return {k: torch.zeros(()).expand(*shape) for k, shape in expected_shapes(kind, cfg).items()}
-
-
-def save(obj, path, legacy: bool = False):
-    torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
-    return path
 
 
 # ---------------------------------------------------------------- layouts

@@ -31,6 +31,8 @@ from ddpipe.export import verify_pack_files
 from ddpipe.noise import gaussian_noise_batch
 from ddpipe.student import noise_for
 
+from convert_helpers import check_graphs_against_parity
+
 CFG = LLAMAGEN_B_SHALLOW
 
 
@@ -211,14 +213,4 @@ def test_onnx_graphs_match_pytorch(built, built16, which):
     out = (built if which == "float32" else built16)[0]
     parity = json.loads((out / "parity.json").read_text())
     assert set(parity) == {"tolerance", "generator", "decoder", "teacher_step", "sampling"}
-    ort = pytest.importorskip("onnxruntime")
-    types = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
-    for graph in ("generator", "decoder", "teacher_step"):
-        sess = ort.InferenceSession(str(out / f"{graph}.onnx"), providers=["CPUExecutionProvider"])
-        fx = parity[graph]
-        feeds = {k: np.array(v["data"], dtype=types[v["dtype"]]).reshape(v["dims"]) for k, v in fx["inputs"].items()}
-        names = list(fx["outputs"])
-        for name, got in zip(names, sess.run(names, feeds)):
-            want = np.array(fx["outputs"][name]["data"]).reshape(fx["outputs"][name]["dims"])
-            limit = {"uint8": 1, "int64": 0}.get(fx["outputs"][name]["dtype"], parity["tolerance"])
-            assert np.abs(got.astype(np.float64) - want).max() <= limit, f"{graph}.{name}"
+    check_graphs_against_parity(out, ("generator", "decoder", "teacher_step"))

@@ -26,7 +26,6 @@ from convert.checkpoints import (
     read_checkpoint,
 )
 from convert.llamagen_arch import LLAMAGEN_B
-from convert.llamagen_arch import expected_shapes as llamagen_shapes
 from convert.var_arch import (
     PATCH_NUMS,
     VAE,
@@ -52,16 +51,13 @@ from convert.var_arch import (
 )
 from convert.var_pack import load_checked, write_test_checkpoints
 
+from convert_helpers import fake_state, save
+
 CFG = VAR_D2_TEST
 STARTS = scale_starts()
 # The student files' training arguments (floats) make torch 1.13's weights-only loading refuse them; the restricted
 # reader then takes over and says so (asserted once below).
 pytestmark = pytest.mark.filterwarnings("ignore:.*restricted unpickler")
-
-
-def fake_state(kind: str, cfg) -> dict[str, torch.Tensor]:
-    """Every expected key with its shape, as zero-stride views of one number: a full-size layout in a tiny file."""
-    return {k: torch.zeros(()).expand(*shape) for k, shape in expected_shapes(kind, cfg).items()}
 
 
 def params_only(state: dict, kind: str, cfg) -> dict:
@@ -77,11 +73,6 @@ def student_file(state: dict, **trainer) -> dict:
         "trainer": {"config": {"patch_nums": PATCH_NUMS, "prog_it": 0}, "ema_parameters": state, **trainer},
         "args": OrderedDict(depth=16, t_list="0,5", loss_split_t=5, tblr=1e-4, ema=True),
     }
-
-
-def save(obj, path):
-    torch.save(obj, path)
-    return path
 
 
 # ---------------------------------------------------------------- layouts
@@ -226,7 +217,7 @@ def test_non_checkpoints_and_truncated_files_are_named(tmp_path):
 
 
 def test_llamagen_files_given_as_var_are_named(tmp_path):
-    b = {k: torch.zeros(()).expand(*s) for k, s in llamagen_shapes("student", LLAMAGEN_B).items()}
+    b = fake_state("student", LLAMAGEN_B)
     student = save({"ema": b, "args": argparse.Namespace(gpt_model="GPT-B")}, tmp_path / "llamagen-B.pt")
     with pytest.warns(UserWarning, match="restricted unpickler"), pytest.raises(WeightsNotFound) as info:
         read_checkpoint(student, "var-student", VAR_D16)

@@ -17,9 +17,9 @@ import onnx
 import pytest
 import torch
 
-from convert import var_pack
+from convert import pack_common
 from convert.checkpoints import CheckpointNotFound, LayoutMismatch, WeightsNotFound
-from convert.llamagen_pack import OutputExists, imagenet_classes
+from convert.pack_common import OutputExists, imagenet_classes
 from convert.var_arch import PATCH_NUMS, VAE_TINY, VAR_D2_TEST, ScaleResampler, sample_dd, scale_starts
 from convert.var_pack import (
     HYBRID_PRESETS,
@@ -30,8 +30,10 @@ from convert.var_pack import (
     write_test_checkpoints,
     write_var_test_pack,
 )
-from ddpipe.export import DecoderGraph, verify_pack_files
+from ddpipe.export import DecoderGraph, sha256_file, verify_pack_files
 from ddpipe.noise import gaussian_noise_batch
+
+from convert_helpers import check_graphs_against_parity
 
 CFG = VAR_D2_TEST
 STARTS = scale_starts()
@@ -87,7 +89,7 @@ def test_pack_validates_and_describes_the_model(built):
     assert [c["name"] for c in classes] == [c.name for c in imagenet_classes()]
     sources = m["provenance"]["sources"]
     for role in ("student", "teacher", "vae"):
-        assert sources[role]["sha256"] == var_pack.sha256_file(files[role]) and sources[role]["file"] == files[role].name
+        assert sources[role]["sha256"] == sha256_file(files[role]) and sources[role]["file"] == files[role].name
     assert sources["student"]["weightsKey"] == "trainer.ema_parameters"
     assert m["provenance"]["recomputedBuffers"] == {"student": 4}  # lvl_1L, the mask, 2 zero key biases
     assert "published for d16 only, not for d2" in m["provenance"]["choices"]["hybridPresets"]
@@ -174,19 +176,7 @@ def test_graph_modules_match_the_reference_samplers(built):
 def test_onnx_graphs_match_pytorch(built):
     """ONNX vs the parity fixtures within their tolerance; needs the onnxruntime Python package (the app's vitest
     runs the same fixtures in onnxruntime-node)."""
-    out = built[0]
-    ort = pytest.importorskip("onnxruntime", reason="no onnxruntime Python package; the app's convertedPacks.test.ts checks parity.json")
-    parity = json.loads((out / "parity.json").read_text())
-    types = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
-    for graph in ("generator", "decoder", "teacher_scale"):
-        sess = ort.InferenceSession(str(out / f"{graph}.onnx"), providers=["CPUExecutionProvider"])
-        fx = parity[graph]
-        feeds = {k: np.array(v["data"], dtype=types[v["dtype"]]).reshape(v["dims"]) for k, v in fx["inputs"].items()}
-        names = list(fx["outputs"])
-        for name, got in zip(names, sess.run(names, feeds)):
-            want = np.array(fx["outputs"][name]["data"]).reshape(fx["outputs"][name]["dims"])
-            limit = {"uint8": 1, "int64": 0}.get(fx["outputs"][name]["dtype"], parity["tolerance"])
-            assert np.abs(got.astype(np.float64) - want).max() <= limit, f"{graph}.{name}"
+    check_graphs_against_parity(built[0], ("generator", "decoder", "teacher_scale"))
 
 
 # ---------------------------------------------------------------- bad input leaves nothing behind
@@ -234,7 +224,7 @@ def test_a_failing_export_removes_its_temporary_folder(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(var_pack, "validate_manifest", broken)
+    monkeypatch.setattr(pack_common, "validate_manifest", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         convert_var(files["student"], files["teacher"], files["vae"], 2, out, vae_config=VAE_TINY)
     _nothing_written(out)
@@ -244,7 +234,7 @@ def test_a_failing_export_removes_its_temporary_folder(tmp_path, monkeypatch):
 
 
 def test_graphs_over_the_inline_limit_keep_their_weights_in_one_data_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(var_pack, "INLINE_LIMIT", 4 * 2**20)  # as if the generator and the teacher were over 2 GB
+    monkeypatch.setattr(pack_common, "INLINE_LIMIT", 4 * 2**20)  # as if the generator and the teacher were over 2 GB
     out = write_var_test_pack(tmp_path / "var-test")
     verify_pack_files(out)
     m = json.loads((out / "manifest.json").read_text())
