@@ -263,7 +263,9 @@ describe('the gallery in the served app', () => {
     expect(await row('meta-seed')).toMatch(/^100/)
     expect(await row('meta-tlist')).toBe(meta.tList.join(', '))
     expect(await row('meta-split')).toBe(String(meta.splitT))
-    expect(await row('meta-hybrid')).toBe(`${meta.hybrid.start}–${meta.hybrid.end}`)
+    expect(await row('meta-hybrid')).toBe(
+      `${meta.hybrid.start}–${meta.hybrid.end} · split_t ${meta.hybrid.splitT}`,
+    )
     expect(await row('meta-teacher')).toBe(
       `CFG ${meta.teacher.cfgScale} · temperature ${meta.teacher.temperature} · top-k ${meta.teacher.topK} · top-p ${meta.teacher.topP}`,
     )

@@ -49,7 +49,9 @@ describe('the Steps toggle with a VAR pack', () => {
   it('the card and the options count scales: 680 tokens in 10 scales, Original AR takes 10', async () => {
     const card = page.getByTestId('model-card')
     await card.getByText('VAR-DD test pack', { exact: false }).first().waitFor()
-    expect(await card.getByTestId('model-resolution').textContent()).toBe('32×32 px, 680 tokens in 10 scales')
+    expect(await card.getByTestId('model-resolution').textContent()).toBe(
+      '256×256 px, 680 tokens in 10 scales',
+    )
     const steps = page.getByRole('radiogroup', { name: 'Steps' })
     for (const name of ['1 step', '2 steps', 'Hybrid', 'Original AR'])
       await steps.getByRole('radio', { name, exact: true }).waitFor()
@@ -110,7 +112,7 @@ describe('the Steps toggle with a VAR pack', () => {
       const img = document.querySelector('[data-testid="result-image"]') as HTMLImageElement | null
       return img?.complete && img.naturalWidth > 0
     })
-    expect(await image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(32)
+    expect(await image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(256)
     const speed = page
       .getByTestId('hybrid-preset-3')
       .locator('xpath=ancestor::label')
