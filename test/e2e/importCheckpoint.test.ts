@@ -1,6 +1,7 @@
 /**
- * "Import official checkpoint" in the served app, in real Chromium: reached from the Import pack dialog; the
- * Python check with the real converter (`python -m convert check`); paths stopped at the fields without asking
+ * "Import official checkpoint" in the served app, in real Chromium: opened straight from the pack field's button
+ * (with the pack field's line on official checkpoints while only the built-in pack is there, axe on both) and
+ * reached from the Import pack dialog; the Python check with the real converter (`python -m convert check`); paths stopped at the fields without asking
  * main; VAR-DD's depths and file names; main's refusal of a file that is not there; the real converter's error
  * for files that are not checkpoints, shown as it gave it, with nothing left in the models folder; axe. Then the
  * app served again twice with DDSTUDIO_PYTHON set: to a stand-in interpreter that reports progress and then
@@ -61,11 +62,21 @@ const dialog = () => page.getByRole('dialog', { name: 'Import official checkpoin
 const check = () => dialog().getByTestId('convert-check')
 const submit = () => dialog().getByTestId('convert-submit')
 
+const packDialog = () => page.getByRole('dialog', { name: 'Import a model pack' })
+
+/** Through the Import pack dialog's link, the longer way (the pack field's own button is tested first). */
 async function openDialog(): Promise<void> {
-  await page.getByRole('button', { name: 'Import pack…' }).click()
-  await page.getByRole('dialog', { name: 'Import a model pack' }).waitFor()
-  await page.getByRole('button', { name: 'Import official checkpoint…' }).click()
+  await page.getByTestId('import-pack-button').click()
+  await packDialog().waitFor()
+  await packDialog().getByRole('button', { name: 'Import official checkpoint…' }).click()
   await dialog().waitFor()
+}
+
+async function focused(): Promise<{ testId: string | null; value: string | null }> {
+  return page.evaluate(() => ({
+    testId: document.activeElement?.getAttribute('data-testid') ?? null,
+    value: (document.activeElement as HTMLInputElement | null)?.value ?? null,
+  }))
 }
 
 /** The check's verdict once it is in (not "Checking…"). */
@@ -101,12 +112,47 @@ function modelsFolder(): string[] {
 describe('importing official checkpoints in the served app', () => {
   let converterReady = false
 
+  it('opens straight on the official view from the pack field, which says what the checkpoints give', async () => {
+    const button = page.getByTestId('import-checkpoint-button')
+    // Only the built-in pack is here: a line under the buttons says what official checkpoints become.
+    const note = page.getByTestId('official-hint')
+    expect(await note.textContent()).toBe(
+      'Official LlamaGen-DD and VAR-DD checkpoints become packs of the 1000 ImageNet classes.',
+    )
+    expect(await button.getAttribute('aria-describedby')).toBe('official-hint')
+    const area = await axeViolations(page, '#generate-title + form')
+    console.log(describeFindings('Generate form with the import buttons', area))
+    expect(seriousOrCritical(area).map((f) => `${f.id}: ${f.nodes.join('; ')}`)).toEqual([])
+
+    await page.getByRole('button', { name: 'Import official checkpoint…' }).click()
+    await dialog().waitFor()
+    expect(await dialog().evaluate((d: HTMLDialogElement) => d.matches(':modal'))).toBe(true)
+    expect(await packDialog().count()).toBe(0)
+    expect((await focused()).value).toBe('llamagen')
+    const findings = await axeViolations(page, '[data-testid="import-pack-dialog"]')
+    console.log(describeFindings('import official checkpoint dialog, opened from the pack field', findings))
+    expect(seriousOrCritical(findings).map((f) => `${f.id}: ${f.nodes.join('; ')}`)).toEqual([])
+
+    // Back leads to the pack form of the same modal, with the focus on its path field.
+    await dialog().getByRole('button', { name: 'Back' }).click()
+    await packDialog().waitFor()
+    expect((await focused()).testId).toBe('import-pack-path')
+    // Closed, the focus goes back to the button that opened it; the next opening starts on the official view again.
+    await page.keyboard.press('Escape')
+    await packDialog().waitFor({ state: 'hidden' })
+    expect((await focused()).testId).toBe('import-checkpoint-button')
+    await page.keyboard.press('Enter')
+    await dialog().waitFor()
+    await dialog().getByRole('button', { name: 'Close' }).last().click()
+    await dialog().waitFor({ state: 'hidden' })
+    expect((await focused()).testId).toBe('import-checkpoint-button')
+    expect(startCalls).toEqual([])
+  })
+
   it('opens from the Import pack dialog, in the same modal, with the focus on its first field', async () => {
     await openDialog()
     expect(await dialog().evaluate((d: HTMLDialogElement) => d.matches(':modal'))).toBe(true)
-    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe(
-      'llamagen',
-    )
+    expect((await focused()).value).toBe('llamagen')
     await dialog()
       .getByText(/Type or paste each file’s whole path on the machine that runs DD Studio/)
       .waitFor()

@@ -28,7 +28,7 @@ import {
   usedFields,
 } from './formModel.ts'
 import { GenerateButtons } from './GenerateButtons.tsx'
-import { ImportPackDialog } from './ImportPackDialog.tsx'
+import { ImportPackDialog, type ImportView } from './ImportPackDialog.tsx'
 import { JobStatus } from './JobStatus.tsx'
 import { ModePicker } from './ModePicker.tsx'
 import { hybridPresetsOf, presetOf, singleModesOf, stepUnitsOf, UI_COMPARE_MODES } from './modes.ts'
@@ -57,7 +57,8 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
     readyPacks[0] ??
     null
   const tokens = pack?.tokens ?? 64
-  const [importOpen, setImportOpen] = useState(false)
+  // The import dialog's view while it is open.
+  const [importView, setImportView] = useState<ImportView | null>(null)
   const [imported, setImported] = useState<PackSummary | null>(null)
 
   const [chosenClass, setChosenClass] = useState(0)
@@ -139,7 +140,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
     if (!answer.ok) return answer.error.message
     setChosenPack(answer.value.id)
     setImported(answer.value)
-    setImportOpen(false)
+    setImportView(null)
     return null
   }
 
@@ -162,7 +163,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             tokens={tokens}
             speeds={speeds}
             onChange={setChosenPack}
-            onImport={() => setImportOpen(true)}
+            onImport={setImportView}
             imported={imported}
             onDismissImported={() => setImported(null)}
           />
@@ -255,8 +256,9 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
       </form>
       {/* Outside the form above: a form must not hold another. */}
       <ImportPackDialog
-        open={importOpen}
-        onClose={() => setImportOpen(false)}
+        open={importView !== null}
+        start={importView ?? 'pack'}
+        onClose={() => setImportView(null)}
         onImport={importPack}
         onConverted={(p) => {
           setChosenPack(p.id)

@@ -6,16 +6,22 @@
  *
  * The same dialog turns official DD checkpoint files into a pack ("Import official checkpoint",
  * ../models/ImportCheckpoint.tsx): one modal, so the focus goes back to what opened it whichever way it ends.
+ * It opens on either view (the pack field has a button for each) and links from one to the other.
  */
-import { type FormEvent, useRef, useState } from 'react'
+import { type FormEvent, useEffect, useRef, useState } from 'react'
 import type { PackSummary } from '../../../../common/generation.ts'
 import { Dialog, DialogHeader } from '../Dialog.tsx'
 import { ImportCheckpoint } from '../models/ImportCheckpoint.tsx'
 import { isAbsolutePath } from '../paths.ts'
 import { alertBox, control, fieldError, fieldLabel, hint } from './ui.ts'
 
+/** The dialog's two views: a pack folder or .zip, or official checkpoint files to convert. */
+export type ImportView = 'pack' | 'checkpoint'
+
 interface Props {
   open: boolean
+  /** The view each opening starts on (default: the pack form). */
+  start?: ImportView
   onClose(): void
   /** Imports the pack at `path`; answers with main's reason when it refuses, or null once it is imported. */
   onImport(path: string): Promise<string | null>
@@ -23,13 +29,13 @@ interface Props {
   onConverted?(pack: PackSummary): void
 }
 
-export function ImportPackDialog({ open, onClose, onImport, onConverted }: Props) {
-  const [view, setView] = useState<'pack' | 'checkpoint'>('pack')
-  // Each opening starts with the pack form.
+export function ImportPackDialog({ open, start = 'pack', onClose, onImport, onConverted }: Props) {
+  const [view, setView] = useState<ImportView>(start)
+  // Each opening starts on the view it was opened for.
   const [wasOpen, setWasOpen] = useState(open)
   if (open !== wasOpen) {
     setWasOpen(open)
-    if (open) setView('pack')
+    if (open) setView(start)
   }
   const official = view === 'checkpoint'
   return (
@@ -91,6 +97,9 @@ function ImportForm({
   const [refused, setRefused] = useState<string | null>(null)
   const input = useRef<HTMLInputElement>(null)
   const error = tried ? pathError(path.trim()) : undefined
+
+  // Back from the checkpoint view: the focus moves to the path field (on opening, the dialog puts it there).
+  useEffect(() => input.current?.focus(), [])
 
   async function submit(e: FormEvent) {
     e.preventDefault()

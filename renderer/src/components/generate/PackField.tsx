@@ -1,9 +1,12 @@
 /**
  * The model pack select, with the chosen pack's model card (or why no pack can be used) below it. Broken packs
  * are listed, disabled, with their first problem, so a half-copied pack is visible instead of silently missing.
- * "Import pack…" opens the import dialog; a pack just imported (and selected) is named in a note below.
+ * Below the select, "Import pack…" opens the import dialog on a pack folder or .zip and "Import official
+ * checkpoint…" opens it on converting official LlamaGen-DD / VAR-DD files (with a line on what they give while
+ * only built-in packs are here); a pack just imported (and selected) is named in a note below.
  */
 import type { ModeSpeed, PackSummary } from '../../../../common/generation.ts'
+import type { ImportView } from './ImportPackDialog.tsx'
 import { ModelCard } from './ModelCard.tsx'
 import { control, fieldLabel, hint, infoBox } from './ui.ts'
 
@@ -18,12 +21,15 @@ interface Props {
   /** This machine's measured speeds for the chosen pack; null while they load. */
   speeds: ModeSpeed[] | null
   onChange(packId: string): void
-  /** Opens the import dialog. */
-  onImport(): void
+  /** Opens the import dialog on the given view. */
+  onImport(view: ImportView): void
   /** The pack the last import brought in; its note shows while it is the pack in use. */
   imported: PackSummary | null
   onDismissImported(): void
 }
+
+const importButton =
+  'rounded px-1 text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300'
 
 export function PackField({
   packs,
@@ -38,23 +44,14 @@ export function PackField({
 }: Props) {
   const readyPacks = packs?.filter((p) => p.status === 'ready') ?? []
   const brokenPacks = packs?.filter((p) => p.status === 'broken') ?? []
+  // Nothing but what ships with the app: say where bigger models come from.
+  const onlyBuiltIn = packs !== null && packs.length > 0 && packs.every((p) => p.source === 'built-in')
   const describedBy = `${pack ? 'model-card-summary' : 'pack-hint'}${brokenPacks.length ? ' broken-packs' : ''}`
   return (
     <div className="flex flex-col gap-1">
-      <div className="flex items-baseline justify-between gap-2">
-        <label htmlFor="pack-select" className={fieldLabel}>
-          Model pack
-        </label>
-        <button
-          type="button"
-          onClick={onImport}
-          aria-haspopup="dialog"
-          data-testid="import-pack-button"
-          className="rounded px-1 text-xs text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300"
-        >
-          Import pack…
-        </button>
-      </div>
+      <label htmlFor="pack-select" className={fieldLabel}>
+        Model pack
+      </label>
       <div>
         <select
           id="pack-select"
@@ -80,6 +77,36 @@ export function PackField({
             </option>
           ))}
         </select>
+        {/* Below the select: the panel is too narrow for both beside the label. */}
+        <div className="-ml-1 mt-1 flex flex-wrap items-baseline text-xs">
+          <button
+            type="button"
+            onClick={() => onImport('pack')}
+            aria-haspopup="dialog"
+            data-testid="import-pack-button"
+            className={importButton}
+          >
+            Import pack…
+          </button>
+          <span aria-hidden="true" className="text-zinc-400 dark:text-zinc-500">
+            ·
+          </span>
+          <button
+            type="button"
+            onClick={() => onImport('checkpoint')}
+            aria-haspopup="dialog"
+            aria-describedby={onlyBuiltIn ? 'official-hint' : undefined}
+            data-testid="import-checkpoint-button"
+            className={importButton}
+          >
+            Import official checkpoint…
+          </button>
+        </div>
+        {onlyBuiltIn && (
+          <p id="official-hint" data-testid="official-hint" className={hint}>
+            Official LlamaGen-DD and VAR-DD checkpoints become packs of the 1000 ImageNet classes.
+          </p>
+        )}
         {/* Always present, so screen readers hear the note when an import brings it in. */}
         <div role="status">
           {imported && pack?.id === imported.id && (

@@ -58,7 +58,8 @@ export function ImportCheckpoint({ onBack, onClose, onUse }: Props) {
   const ready = check.state === 'done' && check.check.ok
   const family = FAMILIES[values.family]
 
-  // The form replaces the pack form inside the same dialog: the focus moves to its first field.
+  // Reached from the pack form inside the same dialog, the focus moves to the first field; opening the dialog
+  // on this view puts it there too (data-autofocus).
   useEffect(() => first.current?.focus(), [])
 
   function setFile(role: CheckpointRole, path: string) {
@@ -92,6 +93,7 @@ export function ImportCheckpoint({ onBack, onClose, onUse }: Props) {
                 <label key={f} className="flex items-center gap-1.5">
                   <input
                     ref={i === 0 ? first : undefined}
+                    data-autofocus={i === 0 ? true : undefined}
                     type="radio"
                     name="convert-family"
                     value={f}
