@@ -1,6 +1,6 @@
 """Float16 weights for GPU execution providers, with the graph's inputs and outputs left in float32.
 
-`to_float16_weights` rewrites an exported ONNX file: every MatMul, Gemm and Conv whose weight is an initializer
+`float16_model` rewrites an exported ONNX file: every MatMul, Gemm and Conv whose weight is an initializer
 runs in float16 (its float initializers stored as float16, a Cast to float16 before each other float input and a
 Cast back to float32 after its output), and large embedding tables (Gather on an initializer of at least 65536
 values and 64 columns) are stored as float16 and cast back after the lookup. Everything else (norms, softmax,
@@ -9,6 +9,12 @@ run at half precision, and nothing that could overflow float16 (sums of squares 
 
 The graphs' signatures do not change, so the app runs them like any other pack. This works on the ONNX file
 itself because torch 1.13 cannot run float16 matrix products on the CPU, which a float16 export would need.
+
+`float16_model` reads the exported file without its weights, so a graph over protobuf's 2 GB (torch then writes
+each weight to a file of its own beside it) is rewritten too: each converted weight is read from its file and
+kept as float16, then the float32 weights that remain are read in. The result is one message in memory that is
+never serialised whole when it is over the limit: pack_common.save_graph writes it with its weights in a `.data`
+file, and `check_saved` checks the saved file.
 
 `emulated_float16` makes PyTorch compute with the weights as stored (rounded to float16) in float32 arithmetic,
 which is what onnxruntime's CPU provider does with such a graph (it has no float16 kernels for these ops, runs
@@ -25,11 +31,10 @@ from typing import Iterator
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
 from torch import nn
 from torch.nn import functional as F
 
-from ddpipe.common import atomic_path
 
 # The input that holds the weight of each op run in float16.
 WEIGHT_INPUT = {"MatMul": 1, "Gemm": 1, "Conv": 1}
@@ -40,6 +45,33 @@ TABLE_MIN_COLUMNS = 64
 
 def _is_table(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and shape[0] * shape[1] >= TABLE_MIN_VALUES and shape[1] >= TABLE_MIN_COLUMNS
+
+
+def _values(init: onnx.TensorProto, base_dir: Path | None) -> np.ndarray:
+    """An initializer's values, read from its external file (relative to `base_dir`) when it has one, without
+    loading them into the message."""
+    if not external_data_helper.uses_external_data(init):
+        return numpy_helper.to_array(init)
+    if base_dir is None:
+        raise ValueError(f"initializer {init.name} keeps its data in an external file, and no folder was given")
+    info = external_data_helper.ExternalDataInfo(init)
+    if init.data_type != TensorProto.FLOAT:
+        raise ValueError(f"initializer {init.name}: only float32 weights are read from external files here")
+    count = int(np.prod(init.dims, dtype=np.int64))
+    file = Path(base_dir) / info.location
+    with open(file, "rb") as f:
+        f.seek(info.offset or 0)
+        values = np.fromfile(f, dtype="<f4", count=count)
+    if values.size != count:
+        raise ValueError(f"{file}: {values.size} of the {count} values of initializer {init.name}")
+    return values.reshape(tuple(init.dims))
+
+
+def _nbytes(init: onnx.TensorProto) -> int:
+    """The bytes of an initializer's data, inline or external."""
+    if external_data_helper.uses_external_data(init):
+        return int(external_data_helper.ExternalDataInfo(init).length or 0)
+    return len(init.raw_data) or init.ByteSize()
 
 
 def _float_types(model: onnx.ModelProto) -> dict[str, int]:
@@ -62,8 +94,10 @@ def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
     return names
 
 
-def convert_model(model: onnx.ModelProto) -> dict:
-    """Rewrites `model` in place (see the module's docstring); returns what was converted."""
+def convert_model(model: onnx.ModelProto, base_dir: Path | None = None) -> dict:
+    """Rewrites `model` in place (see the module's docstring); returns what was converted. Converted weights that
+    are in external files are read from `base_dir`; the float32 initializers kept are left as they were (inline,
+    or still pointing at their files). Nothing is checked here: see check_saved."""
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     types = _float_types(model)
@@ -87,7 +121,7 @@ def convert_model(model: onnx.ModelProto) -> dict:
     def half_of(name: str) -> str:
         if name not in halves:
             halves[name] = f"{name}__fp16"
-            values = numpy_helper.to_array(inits[name]).astype(np.float16)
+            values = _values(inits[name], base_dir).astype(np.float16)
             new_inits.append(numpy_helper.from_array(values, halves[name]))
         return halves[name]
 
@@ -115,7 +149,7 @@ def convert_model(model: onnx.ModelProto) -> dict:
     for node in nodes:
         still_used |= _subgraph_inputs(node)
     kept = [i for i in g.initializer if i.name in still_used]
-    before = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
+    before = sum(_nbytes(i) for i in g.initializer)
     del g.initializer[:]
     g.initializer.extend(kept + new_inits)
     del g.node[:]
@@ -124,8 +158,7 @@ def convert_model(model: onnx.ModelProto) -> dict:
     keep_info = [v for v in g.value_info if v.name not in dropped]
     del g.value_info[:]
     g.value_info.extend(keep_info)
-    after = sum(len(i.raw_data) or i.ByteSize() for i in g.initializer)
-    onnx.checker.check_model(model, full_check=True)
+    after = sum(_nbytes(i) for i in g.initializer)
     return {
         "nodes": sum(1 for v in chosen.values() if v == "compute"),
         "tables": sum(1 for v in chosen.values() if v == "table"),
@@ -133,14 +166,22 @@ def convert_model(model: onnx.ModelProto) -> dict:
     }
 
 
-def to_float16_weights(path: Path) -> dict:
-    """Converts the ONNX file at `path` in place (atomically); returns what was converted."""
+def float16_model(path: Path) -> tuple[onnx.ModelProto, dict]:
+    """The ONNX file at `path` (its weights inline or in external files beside it), converted, with every weight
+    held in memory; and what was converted. Save it with pack_common.save_graph, then check it with check_saved."""
     path = Path(path)
-    model = onnx.load(str(path))
-    stats = convert_model(model)
-    with atomic_path(path) as tmp:
-        onnx.save(model, str(tmp))
-    return stats
+    model = onnx.load(str(path), load_external_data=False)
+    stats = convert_model(model, path.parent)
+    external_data_helper.load_external_data_for_model(model, str(path.parent))  # the float32 weights kept
+    return model, stats
+
+
+def check_saved(path: Path) -> None:
+    """The ONNX checker's full check (structure, then strict type and shape inference) of a saved graph, its
+    weights inline or external. Inference runs on the graph read without its weights, which is what it needs and
+    stays under protobuf's limit whatever the weights weigh."""
+    onnx.checker.check_model(str(path))
+    onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False), check_type=True, strict_mode=True)
 
 
 # ---------------------------------------------------------------- the same arithmetic in PyTorch

@@ -207,34 +207,52 @@ def export_graph(
     """Exports `module` as pack_dir/file; returns the float16 conversion's summary when `fp16`.
 
     The export goes to a scratch folder first: for a graph over 2 GB torch writes each weight to a file of its
-    own there, and those are gathered into the one `<file>.data` that the pack lists."""
+    own there, and those are gathered into the one `<file>.data` that the pack lists (save_graph). A float16
+    graph is rewritten from there (fp16.float16_model reads the weights from their files) and saved the same way:
+    in one file when its float16 weights fit (d20's student), else with a `.data` file (d24's)."""
     scratch = pack_dir / f".{file}.export"
     scratch.mkdir()
     try:
         _onnx_export(module, args, scratch / file, inputs, outputs, axes)
-        stats = None
         if fp16:
-            from .fp16 import to_float16_weights
+            from .fp16 import check_saved, float16_model
 
-            stats = to_float16_weights(scratch / file)
+            model, stats = float16_model(scratch / file)
+            save_graph(model, pack_dir / file)
+            del model
+            check_saved(pack_dir / file)
+            return stats
         separate = [p for p in scratch.iterdir() if p.name != file and not p.name.startswith(".")]
         if separate or (scratch / file).stat().st_size > INLINE_LIMIT:
             import onnx
 
-            model = onnx.load(str(scratch / file))  # with the weights torch wrote beside it
-            onnx.save_model(
-                model,
-                str(pack_dir / file),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=f"{file}.data",
-                size_threshold=1024,
-            )
+            save_graph(onnx.load(str(scratch / file)), pack_dir / file)  # with the weights torch wrote beside it
         else:
             os.replace(scratch / file, pack_dir / file)
-        return stats
+        return None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def save_graph(model, path: Path) -> None:
+    """Saves an ONNX model whose weights are all in memory as `path`: in one file when they fit under
+    INLINE_LIMIT, else with every weight of 1 KiB or more in `<name>.data` beside it. The size is summed over the
+    initializers, because protobuf cannot measure (or write) a message over 2 GB."""
+    import onnx
+
+    weights = sum(len(t.raw_data) or t.ByteSize() for t in model.graph.initializer)
+    if weights <= INLINE_LIMIT:
+        with atomic_path(path) as tmp:
+            onnx.save_model(model, str(tmp))
+        return
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=f"{path.name}.data",
+        size_threshold=1024,
+    )
 
 
 @dataclass(frozen=True)

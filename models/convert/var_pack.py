@@ -12,8 +12,9 @@ writing, fixtures, the manifest's common parts) is in pack_common.py:
   decoder.onnx        latents (680 tokens, scale after scale) -> RGB uint8 NHWC
   teacher_scale.onnx  ids, scale, class_ids -> the teacher's logits for that scale's tokens
   codebook.bin        VAR's raw codebook (not normalised), parity.json, manifest.json
-A graph over protobuf's 2 GB (the float32 d20 and d24) keeps its weights in one `<graph>.onnx.data` file beside it,
-which onnxruntime reads when it opens the graph from its path; the manifest lists it like any other file.
+A graph over protobuf's 2 GB (the float32 d20 and d24 students and teachers, the float16 d24 ones) keeps its
+weights in one `<graph>.onnx.data` file beside it, which onnxruntime reads when it opens the graph from its path;
+the manifest lists it like any other file.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from .var_arch import (
     VARVQVAE,
     ScaleResampler,
     expected_shapes,
-    parameter_count,
     recomputed_buffers,
     sample_dd,
     scale_starts,
@@ -373,18 +373,6 @@ def load_checked(path: Path, role: str, cfg) -> tuple[nn.Module, LoadedCheckpoin
     return model, info
 
 
-def _float16_fits(cfg: VARConfig) -> None:
-    """The float16 conversion (fp16.py) rewrites a graph held in one protobuf message, which cannot exceed 2 GB."""
-    largest = 4 * max(parameter_count("student", cfg), parameter_count("teacher", cfg))
-    if largest > common.INLINE_LIMIT:
-        raise NotImplementedError(
-            f"float16 packs of VAR {cfg.name}: its float32 graphs ({largest / 2**30:.1f} GiB) exceed protobuf's 2 GB, "
-            "and the float16 conversion (convert/fp16.py) works on a graph held in one protobuf message; it needs "
-            "ONNX external-data support first. Convert without fp16 (the graphs then keep their weights in "
-            "<graph>.onnx.data files)."
-        )
-
-
 def _convert(
     files: dict[str, Path],
     cfg: VARConfig,
@@ -398,8 +386,6 @@ def _convert(
     progress: Progress | None,
 ) -> Path:
     out = common.check_output_dir(out)
-    if fp16:
-        _float16_fits(cfg)
     total = 4 + EXPORT_STAGES
     reads = [("student", cfg, "student"), ("teacher", cfg, "teacher"), ("vae", vae_cfg, "VQVAE")]
     models, sources = common.read_checked_files(files, ROLE_NAMES, reads, load_checked, progress, total)
@@ -451,7 +437,8 @@ def convert_var(
     `depth` is 16, 20 or 24 (2 is the random-weight test size). Every file is read safely and checked against
     that depth's layout before anything is written; errors (checkpoints.CheckpointError,
     ddpipe.common.PipelineError) name the file and what was expected. `out` must not exist or be empty. With
-    `fp16` the graphs' weights are float16 (d16 only: NotImplementedError names why for d20 and d24).
+    `fp16` the graphs' weights are float16 (d24's float16 student and teacher, still over 2 GB, keep them in
+    `<graph>.onnx.data`).
     `vae_config` is for tests (a narrow VQVAE); official files use the default. Returns `out`."""
     try:
         cfg = var_config(int(depth))
@@ -507,15 +494,17 @@ def _randomized(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     return state
 
 
-def write_test_checkpoints(folder: Path, seed: int = 0) -> dict[str, Path]:
-    """Random-weight files in the official structure (depth 2, VAE_TINY), returned by role:
+def write_test_checkpoints(
+    folder: Path, seed: int = 0, cfg: VARConfig = VAR_D2_TEST, vae_cfg: VAEConfig = VAE_TINY
+) -> dict[str, Path]:
+    """Random-weight files in the official structure (depth 2 and VAE_TINY unless `cfg` and `vae_cfg` say
+    otherwise: an official size with VAE gives full-size files under the official names), returned by role:
       student  {'epoch', 'iter', 'trainer': {'config', 'ema_parameters' (parameters only), 'var_wo_ddp' (other
                weights, with the buffers)}, 'args'}: the layout of VAR's training checkpoints
       teacher  a raw state dict with VAR's buffers
       vae      a raw state dict with encoder-side keys and training statistics that the converter ignores"""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = VAR_D2_TEST
     model = VARDDStudent(cfg)
     buffers = {k for k, _ in model.named_buffers()}
     ema = {k: v for k, v in _randomized(model, seed + 1).items() if k not in buffers}
@@ -532,15 +521,21 @@ def write_test_checkpoints(folder: Path, seed: int = 0) -> dict[str, Path]:
         "var_opt": {"optimizer": optimizer.state_dict(), "scaler": {"scale": 65536.0, "growth_factor": 2.0, "_growth_tracker": 0}},
         "ema_parameters": ema,
     }
-    args = OrderedDict(depth=cfg.depth, t_list="0,5", loss_split_t=5, ema=True, tblr=1e-4, pn="1_2_3_4_5_6_8_10_13_16")
-    vae_state = _randomized(VARVQVAE(VAE_TINY), seed + 3)
-    vae_state["encoder.conv_in.weight"] = torch.zeros(VAE_TINY.ch, 3, 3, 3)
-    vae_state["quant_conv.weight"] = torch.zeros(VAE_TINY.z_channels, VAE_TINY.z_channels, 3, 3)
-    vae_state["quant_conv.bias"] = torch.zeros(VAE_TINY.z_channels)
-    vae_state["quantize.ema_vocab_hit_SV"] = torch.zeros(len(VAE_TINY.patch_nums), VAE_TINY.vocab)
-    files = {role: folder / name for role, name in TEST_FILES.items()}
+    t_list = f"0,{cfg.t2}"
+    args = OrderedDict(
+        depth=cfg.depth, t_list=t_list, loss_split_t=cfg.split_t, ema=True, tblr=1e-4, pn="1_2_3_4_5_6_8_10_13_16"
+    )
+    names = TEST_FILES if cfg == VAR_D2_TEST else {k: v.format(depth=cfg.depth) for k, v in OFFICIAL_FILES.items()}
+    files = {role: folder / name for role, name in names.items()}
+    # One file at a time, each model dropped once saved: full-size d20 files hold 2.5 GB of weights each.
     torch.save({"epoch": 1, "iter": 0, "trainer": trainer, "args": args}, files["student"])
+    del model, trainer, ema, optimizer
     torch.save(_randomized(VARTeacher(cfg), seed + 2), files["teacher"])
+    vae_state = _randomized(VARVQVAE(vae_cfg), seed + 3)
+    vae_state["encoder.conv_in.weight"] = torch.zeros(vae_cfg.ch, 3, 3, 3)
+    vae_state["quant_conv.weight"] = torch.zeros(vae_cfg.z_channels, vae_cfg.z_channels, 3, 3)
+    vae_state["quant_conv.bias"] = torch.zeros(vae_cfg.z_channels)
+    vae_state["quantize.ema_vocab_hit_SV"] = torch.zeros(len(vae_cfg.patch_nums), vae_cfg.vocab)
     torch.save(vae_state, files["vae"])
     return files
 

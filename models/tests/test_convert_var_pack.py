@@ -248,8 +248,13 @@ def test_graphs_over_the_inline_limit_keep_their_weights_in_one_data_file(tmp_pa
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_float16_test_pack_and_the_size_limit(tmp_path):
-    out = write_var_test_pack(tmp_path / "var-test-fp16", fp16=True)
+@pytest.fixture(scope="module")
+def built16(tmp_path_factory):
+    return write_var_test_pack(tmp_path_factory.mktemp("packs16") / "var-test-fp16", fp16=True)
+
+
+def test_float16_test_pack(built16):
+    out = built16
     verify_pack_files(out)
     m = json.loads((out / "manifest.json").read_text())
     assert m["id"] == "var-test-fp16" and m["provenance"]["precision"]["weights"] == "float16"
@@ -257,5 +262,45 @@ def test_float16_test_pack_and_the_size_limit(tmp_path):
     assert set(graphs) == {"generator.onnx", "decoder.onnx", "teacher_scale.onnx"}
     assert all(g["weightBytes"][1] < g["weightBytes"][0] for g in graphs.values())
     assert json.loads((out / "parity.json").read_text())["tolerance"] == m["provenance"]["precision"]["parityTolerance"]
-    with pytest.raises(NotImplementedError, match="d20: its float32 graphs .* exceed protobuf's 2 GB"):
-        convert_var(tmp_path / "a.pth", tmp_path / "b.pth", tmp_path / "c.pth", 20, tmp_path / "x", fp16=True)
+    assert not [name for name in m["files"] if name.endswith(".data")]
+
+
+def _initializers(path) -> dict[str, np.ndarray]:
+    return {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+
+
+@pytest.mark.parametrize("limit", [None, 2**20], ids=["float16-fits", "float16-over-the-limit"])
+def test_float16_from_an_export_with_external_weights(built16, tmp_path, monkeypatch, limit):
+    """Graphs over 2 GB (d20, d24) are exported by torch with each weight in a file of its own; the float16
+    rewrite reads them from there. Its result is saved in one file when it fits (d20's student) and with a `.data`
+    file when it does not (d24's, here with the limit lowered): either way the same graph as from a one-file export."""
+    real_export = pack_common._onnx_export
+
+    def export_like_a_large_graph(module, args, path, *rest):
+        real_export(module, args, path, *rest)
+        onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True, all_tensors_to_one_file=False, size_threshold=1024)
+        assert len(list(path.parent.iterdir())) > 1  # the weights are beside the graph, as torch leaves them
+
+    monkeypatch.setattr(pack_common, "_onnx_export", export_like_a_large_graph)
+    if limit is not None:
+        monkeypatch.setattr(pack_common, "INLINE_LIMIT", limit)
+    out = write_var_test_pack(tmp_path / "var-test-fp16", fp16=True)
+    verify_pack_files(out)
+    m = json.loads((out / "manifest.json").read_text())
+    graphs = m["provenance"]["precision"]["graphs"]
+    assert graphs == json.loads((built16 / "manifest.json").read_text())["provenance"]["precision"]["graphs"]
+    over = {file for file, g in graphs.items() if limit is not None and g["weightBytes"][1] > limit}
+    assert over == (set(graphs) if limit else set())  # the test graphs are all over 1 MiB in float16
+    assert {name for name in m["files"] if name.endswith(".data")} == {f"{file}.data" for file in over}
+    for file in graphs:
+        model = onnx.load(str(out / file), load_external_data=False)
+        locations = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+        assert locations == ({f"{file}.data"} if file in over else set())
+        onnx.checker.check_model(str(out / file))
+        reference = onnx.load(str(built16 / file))
+        assert list(model.graph.node) == list(reference.graph.node)
+        got, want = _initializers(out / file), _initializers(built16 / file)
+        assert got.keys() == want.keys()
+        assert all(got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]) for k in want)
+    assert (out / "parity.json").read_bytes() == (built16 / "parity.json").read_bytes()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
