@@ -136,7 +136,7 @@ class LoadedCheckpoint:
     notice: str | None  # why the restricted unpickler was needed, when it was
     top_level_keys: list[str]
     weights_key: str
-    state: dict[str, torch.Tensor]
+    state: dict[str, torch.Tensor]  # emptied by load_model once the network holds the weights
     ignored_keys: list[str] = field(default_factory=list)
     args: dict[str, Any] | None = None  # the training arguments (argparse Namespace), when the file has them
     absent_buffers: list[str] = field(default_factory=list)  # recomputed buffers the file does not hold
@@ -495,4 +495,8 @@ def load_model(path: Path, kind: str, cfg) -> tuple[torch.nn.Module, LoadedCheck
             )
         weights[key] = own[key]
     model.load_state_dict(weights, strict=True)
+    # The model now holds its own copy of every weight: keep only the file's description, so that three large
+    # checkpoints are not held twice while the graphs are exported.
+    del weights
+    ckpt.state = {}
     return model.eval(), ckpt
