@@ -4,13 +4,14 @@
  * DDSTUDIO_TEST_PACKS), in the served app in real Chromium: search by name, synonym and number, ranked; the
  * keyboard; the prompt mapping free text to a class ("golden retriever" -> 207) and saying which and why, tied
  * matches to click, no match; that typing stays fast; that the request carries the class index; and axe.
- * Skipped, saying why, when no such pack is there.
+ * The test pack is built first when it is missing or older than the converter.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { prepareClasses, searchClasses } from '../../common/classMatch.ts'
+import { ensureTestPack } from '../support/convertedPacks.ts'
 import { packDirsUnderTest } from '../support/packs.ts'
 import { REPO_ROOT, tempDir } from '../support/testApp.ts'
 import { axeViolations, describeFindings, seriousOrCritical } from './axe.ts'
@@ -42,17 +43,16 @@ function imagenetPack(): { dir: string; id: string; classes: ManifestClass[] } |
   return null
 }
 
-const pack = imagenetPack()
-const skipWhy = pack
-  ? null
-  : 'no pack with the 1000 ImageNet classes: run `npm run models:testpacks` (models/.cache/packs/llamagen-test) or name one in DDSTUDIO_TEST_PACKS'
-if (skipWhy) console.log(`skipped: ${skipWhy}`)
+ensureTestPack('llamagen')
+const found = imagenetPack()
+if (!found)
+  throw new Error('the LlamaGen test pack does not have the 1000 ImageNet classes with their synonyms')
+const pack = found
 
 let app: ServedPage
 let page: Page
 
 beforeAll(async () => {
-  if (!pack) return
   const dataDir = tempDir('class-explorer')
   fs.mkdirSync(path.join(dataDir, 'models'))
   // A link is enough: the registry accepts a linked pack folder, and nothing here writes to it.
@@ -76,7 +76,7 @@ const search = () => page.getByLabel('Search classes')
 const prompt = () => page.getByRole('textbox', { name: 'Prompt' })
 const status = () => page.getByTestId('prompt-status')
 
-describe.skipIf(skipWhy !== null)('the class explorer with 1000 ImageNet classes', () => {
+describe('the class explorer with 1000 ImageNet classes', () => {
   it('lists the 1000 classes with their numbers and other names, only the rows in view in the page', async () => {
     expect(await page.getByTestId('class-count').textContent()).toBe('1000 classes')
     const options = page.getByTestId('class-list').getByRole('option')
@@ -160,7 +160,7 @@ describe.skipIf(skipWhy !== null)('the class explorer with 1000 ImageNet classes
   })
 })
 
-describe.skipIf(skipWhy !== null)('the prompt box of a class pack', () => {
+describe('the prompt box of a class pack', () => {
   it('maps "golden retriever" to class 207 and says which class it picked and why', async () => {
     await search().fill('')
     await page.getByTestId('class-select').selectOption('1')

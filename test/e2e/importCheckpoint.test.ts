@@ -110,8 +110,6 @@ function modelsFolder(): string[] {
 }
 
 describe('importing official checkpoints in the served app', () => {
-  let converterReady = false
-
   it('opens straight on the official view from the pack field, which says what the checkpoints give', async () => {
     const button = page.getByTestId('import-checkpoint-button')
     // Only the built-in pack is here: a line under the buttons says what official checkpoints become.
@@ -161,13 +159,6 @@ describe('importing official checkpoints in the served app', () => {
   it('checks for Python with torch and onnx, naming the interpreter', async () => {
     const text = await checked()
     console.log(`check: ${text}`)
-    if (!text.startsWith('Ready to convert')) {
-      // The converter's command line may not be there yet: the app says what is wrong and what to do.
-      expect(text).toMatch(/cannot do it yet/)
-      console.log(`skipped: the converter cannot run here yet (${text})`)
-      return
-    }
-    converterReady = true
     expect(text).toMatch(/^Ready to convert with Python \d+\.\d+\.\d+, torch \S+ and onnx \S+ \(/)
     expect(await submit().getAttribute('aria-disabled')).toBe('false')
   })
@@ -206,8 +197,7 @@ describe('importing official checkpoints in the served app', () => {
     expect(await dialog().getByLabel('B', { exact: true }).isChecked()).toBe(true)
   })
 
-  it('shows main’s refusal of a file that is not there, in its words', async (ctx) => {
-    if (!converterReady) ctx.skip()
+  it('shows main’s refusal of a file that is not there, in its words', async () => {
     const files = junkFiles()
     const missing = path.join(downloads, 'not-downloaded.pt')
     await fillFiles({ ...files, student: missing })
@@ -220,8 +210,7 @@ describe('importing official checkpoints in the served app', () => {
     expect(startCalls).toHaveLength(1)
   })
 
-  it('shows the converter’s error for files that are not checkpoints as it gave it; nothing is left', async (ctx) => {
-    if (!converterReady) ctx.skip()
+  it('shows the converter’s error for files that are not checkpoints as it gave it; nothing is left', async () => {
     await fillFiles(junkFiles())
     await submit().click()
     const error = dialog().getByTestId('convert-error')
