@@ -21,6 +21,7 @@ import {
 import type { PackSummary } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
 import { syncDir } from '../app/atomicWrite.ts'
+import { isAbandonedStaging } from '../app/stagingFolder.ts'
 import { loadPack } from '../engine/packs/loadPack.ts'
 import {
   type CheckReport,
@@ -44,8 +45,6 @@ const CHECK_TIMEOUT_MS = 120_000
 const KILL_GRACE_MS = 5_000
 /** Progress events at most this often, except for a new stage or the end of one. */
 const PROGRESS_INTERVAL_MS = 100
-/** A staging folder of another live process is left alone for this long, then treated as abandoned. */
-const FOREIGN_STAGING_GRACE_MS = 24 * 60 * 60 * 1000
 /** Ended conversions kept for convert.list. */
 const KEEP_ENDED = 10
 
@@ -409,11 +408,7 @@ export class ConvertService {
     }
     for (const name of names.filter((n) => n.startsWith(STAGING_PREFIX))) {
       const dir = path.join(this.options.userDir, name)
-      const pid = Number(name.slice(STAGING_PREFIX.length).split('-')[0])
-      if (pid && pid !== process.pid && processAlive(pid)) {
-        const stat = await fs.stat(dir).catch(() => null)
-        if (stat && Date.now() - stat.mtimeMs < FOREIGN_STAGING_GRACE_MS) continue
-      }
+      if (!(await isAbandonedStaging(dir, STAGING_PREFIX))) continue
       await fs
         .rm(dir, { recursive: true, force: true })
         .then(() => this.options.log('info', `removed ${dir}, left by an interrupted conversion`))
@@ -464,15 +459,5 @@ export async function checkFiles(request: ConvertRequest): Promise<void> {
     const other = seen.get(key)
     if (other) throw new AppError('invalid_input', `${what}: ${file} is the same file as the ${other}`)
     seen.set(key, role)
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

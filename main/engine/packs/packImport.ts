@@ -10,6 +10,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../../common/result.ts'
 import { syncDir } from '../../app/atomicWrite.ts'
+import { isAbandonedStaging } from '../../app/stagingFolder.ts'
 import { loadPack } from './loadPack.ts'
 import { CheckedPackManifestSchema, type PackManifest } from './manifest.ts'
 import { fingerprintFolder, type PackLoadCache } from './packCache.ts'
@@ -32,8 +33,6 @@ export const IMPORT_PREFIX = '.import-'
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 /** fs.readFile cannot read more than this into one buffer. */
 const MAX_ZIP_FILE_BYTES = 2 ** 31 - 1
-/** An `.import-*` folder of another live process is left alone for this long, then treated as abandoned. */
-const FOREIGN_IMPORT_GRACE_MS = 24 * 60 * 60 * 1000
 
 export interface PackImporterOptions {
   userDir: string
@@ -127,13 +126,8 @@ export class PackImporter {
   /** Removes an `.import-*` folder found by a scan, unless an import (here or in another process) is using it. */
   async removeLeftover(dir: string): Promise<void> {
     if (this.staging.has(dir)) return
-    const pid = Number(/^\.import-(\d+)-/.exec(path.basename(dir))?.[1])
-    if (pid && pid !== process.pid && processAlive(pid)) {
-      // Another app process (a CLI run, a second window) may be importing right now: leave its folder until
-      // it is so old that the process must be an unrelated one that reused the pid.
-      const stat = await fs.stat(dir).catch(() => null)
-      if (stat && Date.now() - stat.mtimeMs < FOREIGN_IMPORT_GRACE_MS) return
-    }
+    // Another app process (a CLI run, a second window) may be importing right now: its folder stays.
+    if (!(await isAbandonedStaging(dir, IMPORT_PREFIX))) return
     try {
       await fs.rm(dir, { recursive: true, force: true })
       this.logger('info', `removed ${dir}, left by an interrupted import`)
@@ -285,14 +279,4 @@ function idTaken(id: string, where: string): AppError {
 /** The files a manifest lists, except itself: the manifest cannot hold its own hash. */
 function listedFiles(manifest: PackManifest): string[] {
   return Object.keys(manifest.files).filter((n) => n !== 'manifest.json')
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
