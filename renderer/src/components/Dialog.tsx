@@ -3,7 +3,7 @@
  * focus and moves it into the dialog (to the first control, or to the one marked data-autofocus); Esc closes
  * it. On close the focus goes back to whatever had it before, so keyboard users stay where they were.
  */
-import { type ReactNode, useEffect, useRef } from 'react'
+import { type ReactNode, useEffect, useRef, useState } from 'react'
 
 interface Props {
   open: boolean
@@ -35,7 +35,12 @@ export function Dialog({
 }: Props) {
   const ref = useRef<HTMLDialogElement>(null)
   const opener = useRef<Element | null>(null)
+  // Counts the dialog's closings. A parent that is told of a closing and opens the dialog again before React
+  // renders (Escape, then Enter on the opener) changes `open` from true to true: the closing itself must make
+  // the effect run again, or the dialog would stay closed while its parent thinks it is open.
+  const [closings, setClosings] = useState(0)
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `closings` re-runs the effect after every closing (see above).
   useEffect(() => {
     const dialog = ref.current
     if (!dialog) return
@@ -46,12 +51,13 @@ export function Dialog({
       dialog.querySelector<HTMLElement>('[data-autofocus]')?.focus()
     }
     if (!open && dialog.open) dialog.close()
-  }, [open])
+  }, [open, closings])
 
   function closed() {
     const back = opener.current
     opener.current = null
     if (restoreFocus && back instanceof HTMLElement && back.isConnected) back.focus()
+    setClosings((n) => n + 1)
     onClose()
   }
 
@@ -64,8 +70,12 @@ export function Dialog({
       onClose={closed}
       className={`m-auto max-h-[85vh] ${width ?? 'w-[min(560px,92vw)]'} overflow-hidden rounded-xl border border-zinc-300 bg-white p-0 text-zinc-900 shadow-2xl backdrop:bg-black/60 dark:border-zinc-700 dark:bg-zinc-900 dark:text-zinc-100`}
     >
-      {/* Closed dialogs render nothing inside: each opening starts from fresh state. */}
-      {open && <div className="flex max-h-[85vh] flex-col">{children}</div>}
+      {/* Closed dialogs render nothing inside, and each opening gets new children (the key): fresh state. */}
+      {open && (
+        <div key={closings} className="flex max-h-[85vh] flex-col">
+          {children}
+        </div>
+      )}
     </dialog>
   )
 }
