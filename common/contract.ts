@@ -31,10 +31,12 @@ import {
   GenerateRequestSchema,
   type GenerationResult,
   type JobSummary,
+  MAX_PROMPT_CHARS,
   type ModeSpeed,
   type PackSummary,
   SINGLE_MODES,
 } from './generation.ts'
+import type { PromptCheck } from './prompt.ts'
 import type { HostStatus, JobProgress, LogEntry, Settings, ShellCapabilities, SystemInfo } from './types.ts'
 import { EXECUTION_PROVIDERS } from './types.ts'
 
@@ -175,6 +177,15 @@ export const contract = {
       "This machine's measured milliseconds per image for each mode of a pack (the default pack when omitted).",
     input: z.strictObject({ packId: z.string().min(1).max(64).optional() }),
     example: { packId: 'emoji32' },
+  }),
+  'prompts.check': invoke<PromptCheck & { maxTokens: number }>()({
+    summary:
+      "What a text pack's tokenizer makes of a prompt (the default pack when omitted): token ids, words kept, unknown words with the nearest known one, words cut off, characters ignored.",
+    input: z.strictObject({
+      packId: packId.optional(),
+      prompt: z.string().max(MAX_PROMPT_CHARS, `must be at most ${MAX_PROMPT_CHARS} characters`),
+    }),
+    example: { packId: 'emoji32-text', prompt: 'a red heart' },
   }),
   'jobs.submit': invoke<JobSummary>()({
     summary: 'Queue a generation job; answers at once with its id and place in the queue.',

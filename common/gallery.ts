@@ -24,7 +24,7 @@ export const MAX_GALLERY_PAGE = 500
 const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' })
 
 export const GalleryQuerySchema = z.strictObject({
-  /** Words that must all appear in the class name, pack id, mode or seed (case-insensitive). */
+  /** Words that must all appear in the class name or prompt, pack id, mode or seed (case-insensitive). */
   text: z.string().trim().max(200, 'must be at most 200 characters').optional(),
   packId: z.string().min(1).max(64).optional(),
   classIndex: z.number().int('must be an integer').min(0).optional(),
@@ -60,6 +60,8 @@ export interface GalleryItem {
   mode: SingleMode | null
   classIndex: number | null
   className: string | null
+  /** A text pack's image: the prompt it was made with (what the class name is for a class pack's); else null. */
+  prompt: string | null
   seed: number | null
   timings: Timings | null
   favorite: boolean

@@ -14,6 +14,8 @@ export type GenerationMode = (typeof GENERATION_MODES)[number]
 /** Images per request; larger batches belong in several jobs. */
 export const MAX_IMAGES_PER_JOB = 64
 export const MAX_SEED = 2 ** 32 - 1
+/** The longest prompt or negative prompt a request may carry (the tokenizer keeps far fewer words). */
+export const MAX_PROMPT_CHARS = 2000
 
 /** The model families a pack can hold (models/PACK_FORMAT.md): LlamaGen makes a token per step, VAR a scale. */
 export type PackFamily = 'llamagen' | 'var'
@@ -63,11 +65,26 @@ export const GenerateRequestSchema = z.strictObject({
   /** The pack to use; the built-in default pack when omitted. */
   packId: packId.optional(),
   mode: z.enum(GENERATION_MODES),
-  /** A class index, or a class name (a unique part of one is enough). */
-  class: z.union([
-    z.number().int('must be an integer').min(0, 'must be >= 0'),
-    z.string().trim().min(1, 'must not be empty').max(200),
-  ]),
+  /**
+   * A class index, or a class name (a unique part of one is enough). Required by class packs (unless `prompt`
+   * picks the class); refused by text packs.
+   */
+  class: z
+    .union([
+      z.number().int('must be an integer').min(0, 'must be >= 0'),
+      z.string().trim().min(1, 'must not be empty').max(200),
+    ])
+    .optional(),
+  /**
+   * What to draw, for a text pack (required there; empty asks for an unconditional image when the pack has that
+   * mode). A class pack matches it against its class names when `class` is left out.
+   */
+  prompt: z.string().max(MAX_PROMPT_CHARS, `must be at most ${MAX_PROMPT_CHARS} characters`).optional(),
+  /** What guidance steers away from, for a text pack whose conditioning has `negativePrompt`; empty: none. */
+  negativePrompt: z
+    .string()
+    .max(MAX_PROMPT_CHARS, `must be at most ${MAX_PROMPT_CHARS} characters`)
+    .optional(),
   /** Image i of the job uses seed (seed + i) mod 2^32; a random seed when omitted (and reported). */
   seed: z.number().int('must be an integer').min(0).max(MAX_SEED, `must be at most ${MAX_SEED}`).optional(),
   n: z.number().int('must be an integer').min(1).max(MAX_IMAGES_PER_JOB).optional(),
@@ -161,11 +178,26 @@ export interface GeneratedImage {
   galleryId: string | null
 }
 
+/** The prompt of a text pack's job, as given. */
+export interface JobPrompt {
+  text: string
+  /** The negative prompt; null when there is none. */
+  negative: string | null
+}
+
 export interface GenerationResult {
   jobId: string
   packId: string
-  classIndex: number
-  className: string
+  /** The class of a class pack's job; null for a text pack's. */
+  classIndex: number | null
+  className: string | null
+  /** The prompt of a text pack's job; null for a class pack's. */
+  prompt: JobPrompt | null
+  /**
+   * What became of the prompt and negative prompt: unknown words with the nearest known one, words cut off,
+   * characters ignored; for a class pack given a prompt, the class it picked. Empty when there is nothing to say.
+   */
+  promptNotes: string[]
   seed: number
   modes: SingleMode[]
   provider: string
@@ -191,7 +223,10 @@ export interface JobSummary {
   mode: string
   n: number
   seed: number
-  className: string
+  /** The class of a class pack's job; null for a text pack's. */
+  className: string | null
+  /** The prompt of a text pack's job; null for a class pack's. */
+  prompt: string | null
   error: { code: string; message: string } | null
 }
 
@@ -225,6 +260,8 @@ export interface PackSummary {
   conditioning: 'class' | 'text' | null
   /** `synonyms`: other names of the class (e.g. WordNet lemmas) for search and prompt matching, when the pack has them. */
   classes: { index: number; name: string; synonyms?: string[] }[]
+  /** A text pack's prompt settings (conditioning 'text'); null for class packs and packs that did not load. */
+  text: PackTextInfo | null
   image: { width: number; height: number } | null
   tokens: number | null
   /** The model family; null for a pack that did not load. */
@@ -243,6 +280,18 @@ export interface PackSummary {
   /** Real training images per class, for the class picker; null when the pack has none (or none usable). */
   examples: PackExamplesInfo | null
   isDefault: boolean
+}
+
+/** What a text pack reads (models/PACK_FORMAT.md, revision 1.3). */
+export interface PackTextInfo {
+  /** Prompt slots: BOS and at most maxTokens - 1 words. */
+  maxTokens: number
+  /** An empty prompt asks for an unconditional image. */
+  unconditional: boolean
+  /** The pack takes a negative prompt. */
+  negativePrompt: boolean
+  /** Training captions, for "surprise me" and as examples (up to 500). */
+  examplePrompts: string[]
 }
 
 /**

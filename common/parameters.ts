@@ -10,11 +10,12 @@
  *     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 123, Size: 512x512, Model hash: abc, Model: name
  *
  * The last line is comma-separated `Key: value` pairs; a value containing a comma, colon, quote or line break is
- * written as a JSON string. For our images the prompt is the class name, there is no negative prompt, and the
- * DD-specific settings follow the usual keys (see formatParameters).
+ * written as a JSON string. For an image of a class pack the prompt is the class name and there is no negative
+ * prompt; for a text pack's image they are the prompt and negative prompt it was made with. The DD-specific
+ * settings follow the usual keys (see formatParameters).
  *
  * The engine writes `parameters` as tEXt, the chunk those tools look in. tEXt holds only Latin-1, so a class
- * name outside it (CJK, emoji) makes the engine write the chunk as uncompressed iTXt under the same keyword
+ * name or prompt outside it (CJK, emoji) makes the engine write the chunk as uncompressed iTXt under the same keyword
  * instead, as Pillow and so AUTOMATIC1111 do: nothing is ever replaced or lost, and A1111-aware readers (which
  * read either chunk) still find it.
  *
@@ -24,6 +25,7 @@ import { z } from 'zod'
 import {
   type GenerateRequest,
   GenerateRequestSchema,
+  MAX_PROMPT_CHARS,
   MAX_SEED,
   modelSteps,
   SINGLE_MODES,
@@ -46,36 +48,53 @@ const seed = wholeNumber.max(MAX_SEED, `must be at most ${MAX_SEED}`)
  * The `dd-studio` JSON each generated image carries (written by main/engine/generate.ts). Unknown fields are
  * allowed, so images from a later version still read; the fields settings are rebuilt from are required.
  */
-export const DdStudioMetadataSchema = z.object({
-  app: z.string().optional(),
-  appVersion: z.string(),
-  pack: z.object({
-    id: z.string().min(1, 'must not be empty'),
-    version: z.string(),
-    manifestSha256: z.string(),
-  }),
-  mode: z.enum(SINGLE_MODES),
-  class: z.object({ index: wholeNumber, name: z.string() }),
-  seed,
-  jobSeed: seed.optional(),
-  index: wholeNumber.optional(),
-  noise: z.string().optional(),
-  /** The DD trajectory of the image's mode; for the teacher modes and 'hybrid' the job's list, unused. */
-  tList: z.array(wholeNumber).min(1, 'must not be empty'),
-  splitT: wholeNumber,
-  /** The hybrid schedule; `splitT` is its DD runs' split_t (left out by versions before hybrid presets). */
-  hybrid: z.object({ start: wholeNumber, end: wholeNumber, splitT: wholeNumber.optional() }),
-  /**
-   * What the pack's steps are and how many the teacher takes (10 scales, 256 tokens): t, tList and hybrid count
-   * these. Left out by versions before VAR packs, whose packs all counted tokens.
-   */
-  steps: z.object({ unit: z.enum(['token', 'scale']), count: z.number().int().positive() }).optional(),
-  /** How guidance was applied ('constant' when left out): see the pack format's cfgSchedule. */
-  cfgSchedule: z.enum(['constant', 'linear-scale']).optional(),
-  teacher: TeacherParamsSchema,
-  providers: z.record(z.string(), z.string()).optional(),
-  timingsMs: z.record(z.string(), z.number()).optional(),
-})
+export const DdStudioMetadataSchema = z
+  .object({
+    app: z.string().optional(),
+    appVersion: z.string(),
+    pack: z.object({
+      id: z.string().min(1, 'must not be empty'),
+      version: z.string(),
+      manifestSha256: z.string(),
+    }),
+    mode: z.enum(SINGLE_MODES),
+    /** The class of a class pack's image; null for a text pack's (which has `prompt`). */
+    class: z.object({ index: wholeNumber, name: z.string() }).nullable(),
+    /**
+     * A text pack's image: the prompt and negative prompt as given, and the prompt's token ids (what the text
+     * encoder got). Left out for a class pack's image.
+     */
+    prompt: z
+      .object({
+        text: z.string().max(MAX_PROMPT_CHARS),
+        negative: z.string().max(MAX_PROMPT_CHARS).nullable(),
+        ids: z.array(wholeNumber).max(4096),
+      })
+      .optional(),
+    seed,
+    jobSeed: seed.optional(),
+    index: wholeNumber.optional(),
+    noise: z.string().optional(),
+    /** The DD trajectory of the image's mode; for the teacher modes and 'hybrid' the job's list, unused. */
+    tList: z.array(wholeNumber).min(1, 'must not be empty'),
+    splitT: wholeNumber,
+    /** The hybrid schedule; `splitT` is its DD runs' split_t (left out by versions before hybrid presets). */
+    hybrid: z.object({ start: wholeNumber, end: wholeNumber, splitT: wholeNumber.optional() }),
+    /**
+     * What the pack's steps are and how many the teacher takes (10 scales, 256 tokens): t, tList and hybrid count
+     * these. Left out by versions before VAR packs, whose packs all counted tokens.
+     */
+    steps: z.object({ unit: z.enum(['token', 'scale']), count: z.number().int().positive() }).optional(),
+    /** How guidance was applied ('constant' when left out): see the pack format's cfgSchedule. */
+    cfgSchedule: z.enum(['constant', 'linear-scale']).optional(),
+    teacher: TeacherParamsSchema,
+    providers: z.record(z.string(), z.string()).optional(),
+    timingsMs: z.record(z.string(), z.number()).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.class === null && !m.prompt)
+      ctx.addIssue({ code: 'custom', path: ['class'], message: 'is null, so the image needs a prompt' })
+  })
 export type DdStudioMetadata = z.infer<typeof DdStudioMetadataSchema>
 
 /** What formatParameters reads: the metadata's settings, without the run's providers and timings. */
@@ -86,6 +105,7 @@ export type ParametersSource = Pick<
   | 'pack'
   | 'mode'
   | 'class'
+  | 'prompt'
   | 'seed'
   | 'noise'
   | 'tList'
@@ -154,7 +174,9 @@ export interface FormatOptions {
 }
 
 /**
- * The A1111-style `parameters` text of one of our images. The prompt line is the class name; the settings line
+ * The A1111-style `parameters` text of one of our images. The prompt line is the class name, or a text pack's
+ * prompt (then a "Negative prompt:" line when it had one, and `Conditioning: text` on the settings line); the
+ * settings line
  * has the keys other tools know (Steps = model passes of the mode, Sampler, CFG scale = the teacher's guidance,
  * Seed, Size, Model hash = first 10 hex digits of the manifest's sha256, Model = pack id), then DD's own.
  */
@@ -181,7 +203,8 @@ export function formatParameters(metadata: ParametersSource, options: FormatOpti
   settings.push(['Model hash', metadata.pack.manifestSha256.slice(0, 10)])
   settings.push(['Model', metadata.pack.id])
   settings.push(['Mode', mode])
-  settings.push(['Class index', String(metadata.class.index)])
+  if (metadata.class) settings.push(['Class index', String(metadata.class.index)])
+  else settings.push(['Conditioning', 'text'])
   settings.push(['T list', tList.join(', ')])
   settings.push(['Split t', String(metadata.splitT)])
   settings.push(['Hybrid', `${hybrid.start}-${hybrid.end}`])
@@ -194,7 +217,9 @@ export function formatParameters(metadata: ParametersSource, options: FormatOpti
   settings.push(['Pack version', metadata.pack.version])
   settings.push(['Version', `${metadata.app ?? 'DD Studio'} ${metadata.appVersion}`])
   const line = settings.map(([key, value]) => `${key}: ${quoteValue(value)}`).join(', ')
-  return `${metadata.class.name}\n${line}`
+  const prompt = metadata.prompt?.text ?? metadata.class?.name ?? ''
+  const negative = metadata.prompt?.negative ? `\n${NEGATIVE_PREFIX} ${metadata.prompt.negative}` : ''
+  return `${prompt}${negative}\n${line}`
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -288,7 +313,8 @@ export function parseParameters(text: string): ParsedParameters {
 // Back to settings
 
 /**
- * The settings an image of ours was made with, ready for "Use these settings": pack, mode, class index, the
+ * The settings an image of ours was made with, ready for "Use these settings": pack, mode, class index (or a
+ * text pack's prompt and negative prompt), the
  * image's own seed (so n = 1 remakes exactly this image), and the mode's trajectory, hybrid range and teacher
  * parameters. The batch size is left to the user. Throws an Error naming the field when the metadata is wrong.
  */
@@ -297,7 +323,9 @@ export function settingsFromMetadata(ourJson: unknown): GenerateRequest {
   const request: GenerateRequest = {
     packId: m.pack.id,
     mode: m.mode,
-    class: m.class.index,
+    ...(m.prompt
+      ? { prompt: m.prompt.text, ...(m.prompt.negative ? { negativePrompt: m.prompt.negative } : {}) }
+      : { class: m.class?.index }),
     seed: m.seed,
     hybrid: {
       start: m.hybrid.start,
@@ -322,8 +350,9 @@ export interface A1111Settings {
   size: { width: number; height: number } | null
   /**
    * What maps onto a generation request: the seed and CFG scale (the teacher's guidance); from our own text also
-   * pack, mode, class, trajectory, hybrid range and teacher sampling. A foreign prompt is not a class: match
-   * `prompt` against the pack's class names before using it as one.
+   * pack, mode, class (or a text pack's prompt and negative prompt), trajectory, hybrid range and teacher
+   * sampling. A foreign prompt is not a class: match `prompt` against the pack's class names before using it as
+   * one.
    */
   request: Partial<GenerateRequest>
   /** Keys of the settings line that mean nothing to a DD pack (Steps, Sampler, Model hash of other tools, ...). */
@@ -430,7 +459,12 @@ export function settingsFromA1111(parsed: ParsedParameters): A1111Settings {
       'Class index',
       (v) => parseWhole(v, 0, Number.MAX_SAFE_INTEGER) ?? new Unusable('is not a whole number'),
     )
-    if (classIndex !== undefined) request.class = classIndex
+    const textPack = take('Conditioning', (v) => (v === 'text' ? true : new Unusable('is not "text"')))
+    if (textPack) {
+      // A text pack's image: its prompt lines are the prompt, not a class name.
+      request.prompt = parsed.prompt
+      if (parsed.negativePrompt !== '') request.negativePrompt = parsed.negativePrompt
+    } else if (classIndex !== undefined) request.class = classIndex
     else if (parsed.prompt !== '') request.class = parsed.prompt
     const tList = take('T list', (v) => {
       const parts = v.split(',').map((p) => parseWhole(p.trim(), 0, Number.MAX_SAFE_INTEGER))

@@ -15,7 +15,10 @@ export interface Notice {
   kind: 'code' | 'data'
 }
 
-/** Emoji sets whose images trained the default model pack (its manifest carries the same credits). */
+/**
+ * Emoji sets whose images trained the built-in model packs, and the emoji names and keywords that captioned them
+ * for the text pack (the packs' manifests carry the same credits).
+ */
 const TRAINING_DATA: { name: string; credit: string }[] = [
   {
     name: '@iconify-json/fluent-emoji-flat',
@@ -27,6 +30,11 @@ const TRAINING_DATA: { name: string; credit: string }[] = [
     name: '@iconify-json/twemoji',
     credit:
       'Twemoji by Twitter, Inc and other contributors, licensed under CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/).',
+  },
+  {
+    name: 'emojibase-data',
+    credit:
+      "Emoji names and keywords by Miles Johnson, MIT licence, built on the Unicode CLDR annotations (Unicode License v3). They caption the text pack's training images.",
   },
 ]
 

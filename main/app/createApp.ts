@@ -206,6 +206,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         ],
       })
     },
+    'prompts.check': ({ packId, prompt }) => packs.checkPrompt(packId, prompt),
     'jobs.submit': (request) => jobs.submit(request),
     'jobs.wait': ({ jobId }) => jobs.wait(jobId),
     'jobs.cancel': ({ jobId }) => (jobId !== undefined ? [jobs.cancel(jobId)] : jobs.cancelAll()),

@@ -21,7 +21,14 @@ const nonNeg = num.min(0)
 const ms = nonNeg
 const count = z.number().int().min(0)
 const provider = z.enum(EXECUTION_PROVIDERS)
-const graphName = z.enum(['generator', 'decoder', 'teacherStep', 'teacherScale'])
+const graphName = z.enum([
+  'generator',
+  'decoder',
+  'teacherStep',
+  'teacherScale',
+  'textEncoder',
+  'teacherPrefill',
+])
 
 const SummarySchema = z.object({ n: count, min: ms, mean: ms, p50: ms, p90: ms, max: ms })
 

@@ -129,13 +129,17 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       `loaded in ${loadMs.toFixed(0)} ms: ${graphs.map((g) => `${g.graph} on ${g.provider}`).join(', ')}`,
     )
 
+    // A text pack draws its first example prompt (or the null prompt); a class pack the benchmark's class.
+    const text = manifest.conditioning.kind === 'text' ? manifest.conditioning : null
+    const condition = text ? { prompt: text.examplePrompts[0] ?? '' } : { class: classIndex }
     let jobs = 0
     const once = async (mode: BenchMode, n: number, firstSeed: number): Promise<Sample> => {
       // The plan is made before a job reaches the host, so it stays outside the timed part like in the app.
       const plan = planGeneration(
-        { mode, class: classIndex, seed: firstSeed % 2 ** 32, n },
+        { mode, ...condition, seed: firstSeed % 2 ** 32, n },
         manifest,
         pack.manifestSha256,
+        rt.tokenizer,
       )
       const before = rt.sessions.runStats
       const t0 = performance.now()

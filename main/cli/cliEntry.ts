@@ -12,7 +12,11 @@ import { defaultDataDir } from '../app/dataDir.ts'
 import { childProcessLauncher, StderrTail } from '../host/childProcessLauncher.ts'
 import { GENERATE_USAGE, type GenerateArgs, inFlagTerms, parseGenerateArgs } from './generateArgs.ts'
 
-function requestOf(args: GenerateArgs): GenerateRequest {
+/**
+ * The request of the command line. `textPack`: whether the pack it names (or the default pack) reads a prompt,
+ * so that the default class 0 is not sent to it (an explicit --class is, and is refused by name).
+ */
+function requestOf(args: GenerateArgs, textPack: boolean): GenerateRequest {
   const teacher = {
     ...(args.temperature !== null ? { temperature: args.temperature } : {}),
     ...(args.topK !== null ? { topK: args.topK } : {}),
@@ -22,7 +26,9 @@ function requestOf(args: GenerateArgs): GenerateRequest {
   return {
     ...(args.pack ? { packId: args.pack } : {}),
     mode: args.mode,
-    class: args.class,
+    ...(args.class !== null && (args.classGiven || !textPack) ? { class: args.class } : {}),
+    ...(args.prompt !== null ? { prompt: args.prompt } : {}),
+    ...(args.negativePrompt !== null ? { negativePrompt: args.negativePrompt } : {}),
     ...(args.seed !== null ? { seed: args.seed } : {}),
     n: args.n,
     ...(args.tList ? { tList: args.tList } : {}),
@@ -40,7 +46,18 @@ function requestOf(args: GenerateArgs): GenerateRequest {
 }
 
 function fileName(result: GenerationResult, mode: string, seed: number): string {
-  return `${result.packId}-c${result.classIndex}-${mode}-seed${seed}.png`
+  return `${result.packId}-${conditionPart(result)}-${mode}-seed${seed}.png`
+}
+
+/** "c12" for a class, or the prompt's first words ("red-heart-with"; "unconditional" for an empty prompt). */
+function conditionPart(result: GenerationResult): string {
+  if (result.classIndex !== null) return `c${result.classIndex}`
+  const words = (result.prompt?.text ?? '')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '')
+  const slug = words.join('-').slice(0, 40).replace(/-+$/, '')
+  return slug === '' ? 'unconditional' : slug
 }
 
 async function main(): Promise<number> {
@@ -63,14 +80,18 @@ async function main(): Promise<number> {
     launcher: childProcessLauncher(path.join(import.meta.dirname, 'host.js'), hostStderr.push),
   })
   try {
-    const submitted = await app.dispatch('jobs.submit', requestOf(args), { transport: 'cli' })
+    const packs = app.packs.list()
+    const target = args.pack ? packs.find((p) => p.id === args.pack) : packs.find((p) => p.isDefault)
+    const request = requestOf(args, target?.conditioning === 'text')
+    const submitted = await app.dispatch('jobs.submit', request, { transport: 'cli' })
     if (!submitted.ok) {
       console.error(`dd-studio generate: ${inFlagTerms(submitted.error.message)}`)
       return submitted.error.code === 'invalid_input' || submitted.error.code === 'not_found' ? 2 : 1
     }
     const job = submitted.value as JobSummary
+    const what = job.prompt !== null ? `prompt ${JSON.stringify(job.prompt)}` : `class '${job.className}'`
     console.log(
-      `job ${job.jobId}: pack ${job.packId}, class '${job.className}', mode ${job.mode}, seed ${job.seed}, ${job.n} image(s)`,
+      `job ${job.jobId}: pack ${job.packId}, ${what}, mode ${job.mode}, seed ${job.seed}, ${job.n} image(s)`,
     )
     const done = await app.dispatch('jobs.wait', { jobId: job.jobId }, { transport: 'cli' })
     if (!done.ok) {
@@ -80,6 +101,7 @@ async function main(): Promise<number> {
     }
     const result = done.value as GenerationResult
     await fs.mkdir(args.out, { recursive: true })
+    for (const note of result.promptNotes) console.log(`note: ${note}`)
     console.log(`execution provider ${result.provider}`)
     if (result.loadMs >= 1)
       console.log(`sessions loaded in ${result.loadMs.toFixed(0)} ms (not part of the timings below)`)

@@ -5,15 +5,20 @@ import { z } from 'zod'
 import {
   GENERATION_MODES,
   MAX_IMAGES_PER_JOB,
+  MAX_PROMPT_CHARS,
   MAX_SEED,
   TeacherParamsSchema,
 } from '../../common/generation.ts'
 import { describeIssues } from '../ipc/dispatcher.ts'
 
-export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class NAME|INDEX] [--mode MODE] [--seed N] [--n N] [--out DIR]
+export const GENERATE_USAGE = `Usage: npm run generate -- [--pack ID] [--class NAME|INDEX | --prompt TEXT] [--mode MODE] [--seed N] [--n N] [--out DIR]
 
   --pack ID          model pack (default: the built-in default pack)
-  --class C          class index, or a class name (a unique part of one is enough; default 0)
+  --class C          class pack: class index, or a class name (a unique part of one is enough; default 0)
+  --prompt TEXT      text pack: what to draw ("" for an unconditional image, when the pack has that mode);
+                       class pack: picks the class the text names, as the app's prompt box does
+  --negative-prompt TEXT
+                     text pack: what guidance steers away from (the teacher modes: hybrid, exact, ar)
   --mode MODE        ${GENERATION_MODES.join(' | ')} (default 1step)
                        1step, 2step, custom: the DD student (custom takes --t-list)
                        hybrid: DD, then the teacher for the first tokens, then DD
@@ -35,7 +40,12 @@ const intList = z.array(z.number().int().min(0)).min(1).max(64)
 
 const GenerateArgsSchema = z.strictObject({
   pack: z.string().min(1).max(200).nullable(),
-  class: z.union([z.number().int().min(0), z.string().min(1).max(200)]),
+  /** --class, or class 0 when neither --class nor --prompt is given (a text pack then gets no class). */
+  class: z.union([z.number().int().min(0), z.string().min(1).max(200)]).nullable(),
+  /** Whether --class was given, rather than defaulted. */
+  classGiven: z.boolean(),
+  prompt: z.string().max(MAX_PROMPT_CHARS).nullable(),
+  negativePrompt: z.string().max(MAX_PROMPT_CHARS).nullable(),
   mode: z.enum(GENERATION_MODES),
   seed: z.number().int().min(0).max(MAX_SEED).nullable(),
   n: z.number().int().min(1).max(MAX_IMAGES_PER_JOB),
@@ -81,6 +91,8 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     options: {
       pack: { type: 'string' },
       class: { type: 'string' },
+      prompt: { type: 'string' },
+      'negative-prompt': { type: 'string' },
       mode: { type: 'string' },
       seed: { type: 'string' },
       n: { type: 'string' },
@@ -95,10 +107,14 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       help: { type: 'boolean', short: 'h' },
     },
   })
-  const classArg = values.class ?? '0'
+  // Without --class: class 0, unless --prompt says what to draw.
+  const classArg = values.class ?? (values.prompt === undefined ? '0' : null)
   const parsed = GenerateArgsSchema.safeParse({
     pack: values.pack ?? null,
-    class: /^\d+$/.test(classArg) ? Number(classArg) : classArg,
+    class: classArg === null ? null : /^\d+$/.test(classArg) ? Number(classArg) : classArg,
+    classGiven: values.class !== undefined,
+    prompt: values.prompt ?? null,
+    negativePrompt: values['negative-prompt'] ?? null,
     mode: values.mode ?? '1step',
     seed: toInt(values.seed) ?? null,
     n: toInt(values.n) ?? 1,
@@ -118,6 +134,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       topK: 'top-k',
       topP: 'top-p',
       dataDir: 'data-dir',
+      negativePrompt: 'negative-prompt',
     }
     throw new Error(
       describeIssues(parsed.error).replace(/input\.(\w+)/g, (_, key: string) => `--${flags[key] ?? key}`),
@@ -130,6 +147,8 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
 const FLAG_OF_FIELD: Record<string, string> = {
   packId: '--pack',
   class: '--class',
+  prompt: '--prompt',
+  negativePrompt: '--negative-prompt',
   mode: '--mode',
   seed: '--seed',
   n: '--n',

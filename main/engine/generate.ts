@@ -32,6 +32,7 @@ import {
 } from './sampling/samplers.ts'
 import type { GraphName } from './sessions/packSessions.ts'
 import { agreementWindow } from './steps.ts'
+import { promptCondition } from './text/promptEncoding.ts'
 
 export interface JobHooks {
   onProgress?: (step: number, total: number, etaMs: number | null) => void
@@ -140,11 +141,14 @@ export async function generate(
   }
 
   const seeds = Array.from({ length: plan.n }, (_, i) => batchSeed(plan.seed, i))
-  const classes = seeds.map(() => plan.classIndex)
-  // One noise tensor for every mode of the job (that is what makes a compare job comparable). Each mode's
-  // "other" time still includes making it, since that mode alone would have to.
+  const classIndex = plan.classIndex
+  const classes = classIndex === null ? [] : seeds.map(() => classIndex)
+  // One noise tensor, and for a text pack one encoding of the prompts, for every mode of the job (that is what
+  // makes a compare job comparable). Each mode's "other" time still includes making them, since that mode alone
+  // would have to.
   const noiseStarted = performance.now()
   const input: SampleInput = { classes, noise: gaussianNoiseBatch(plan.seed, plan.n, tokens * d), seeds }
+  if (plan.prompt) Object.assign(input, await promptCondition(rt, plan.prompt, plan.n))
   const noiseMs = performance.now() - noiseStarted
   const byMode = new Map<SingleMode, { out: TokensOut; rgb: Uint8Array; timings: Timings }>()
   for (const mode of modes) {
@@ -191,7 +195,13 @@ export async function generate(
         appVersion: context.appVersion,
         pack: { id: plan.packId, version: plan.packVersion, manifestSha256: plan.packHash },
         mode,
-        class: { index: plan.classIndex, name: plan.className },
+        class:
+          plan.classIndex !== null
+            ? { index: plan.classIndex, name: plan.className ?? String(plan.classIndex) }
+            : null,
+        ...(plan.prompt
+          ? { prompt: { text: plan.prompt.text, negative: plan.prompt.negative, ids: plan.prompt.ids } }
+          : {}),
         seed: seeds[i] as number,
         jobSeed: plan.seed,
         index: i,
@@ -206,7 +216,7 @@ export async function generate(
         timingsMs: roundTimings(perImage),
       }
       // Beside our JSON, the same settings as AUTOMATIC1111-style `parameters`, which other tools read. It goes
-      // into tEXt as they expect; a class name outside Latin-1 makes it iTXt instead (see encodePng).
+      // into tEXt as they expect; a class name or prompt outside Latin-1 makes it iTXt instead (see encodePng).
       const png = encodePng(
         entry.rgb.subarray(i * pixels, (i + 1) * pixels),
         width,
@@ -243,6 +253,8 @@ export async function generate(
     packId: plan.packId,
     classIndex: plan.classIndex,
     className: plan.className,
+    prompt: plan.prompt ? { text: plan.prompt.text, negative: plan.prompt.negative } : null,
+    promptNotes: plan.promptNotes,
     seed: plan.seed,
     modes,
     provider: providers.generator ?? providers.teacherStep ?? providers.teacherScale ?? 'cpu',
@@ -262,10 +274,14 @@ export function teacherGraphOf(manifest: PackManifest): GraphName {
 
 /** The graphs a job's modes run, for loading them before the clock starts. */
 export function graphsFor(modes: readonly SingleMode[], manifest: PackManifest): GraphName[] {
-  const graphs = new Set<GraphName>(['decoder'])
+  const text = manifest.conditioning.kind === 'text'
+  const graphs = new Set<GraphName>(text ? ['textEncoder', 'decoder'] : ['decoder'])
   for (const mode of modes) {
     if (mode !== 'ar' && mode !== 'exact') graphs.add('generator')
-    if (mode === 'ar' || mode === 'exact' || mode === 'hybrid') graphs.add(teacherGraphOf(manifest))
+    if (mode === 'ar' || mode === 'exact' || mode === 'hybrid') {
+      graphs.add(teacherGraphOf(manifest))
+      if (text) graphs.add('teacherPrefill')
+    }
   }
   return [...graphs]
 }

@@ -1,12 +1,13 @@
 /**
  * A generation request, checked against the pack it names and completed with the pack's defaults. The contract's
  * zod schema already checked types and ranges that do not depend on a pack; what depends on the pack (class
- * names, t_list and the hybrid schedule against the pack's steps, top-k against the codebook) is checked here,
- * with errors that name the field. Steps are the pack's (models/PACK_FORMAT.md): tokens for a 'llamagen' pack,
+ * names, a text pack's prompt through its tokenizer, t_list and the hybrid schedule against the pack's steps,
+ * top-k against the codebook) is checked here, with errors that name the field. Steps are the pack's (models/PACK_FORMAT.md): tokens for a 'llamagen' pack,
  * scales for a 'var' pack. The plan is plain data: it travels to the inference host and into each image's
  * metadata.
  */
 
+import { classFromText, type PreparedClasses, prepareClasses } from '../../common/classMatch.ts'
 import {
   DEFAULT_COMPARE_MODES,
   type GenerateRequest,
@@ -17,9 +18,11 @@ import {
   type StepUnits,
   type TeacherParams,
 } from '../../common/generation.ts'
+import { promptNotes } from '../../common/prompt.ts'
 import { AppError } from '../../common/result.ts'
-import type { PackManifest } from './packs/manifest.ts'
+import { classesOf, type PackManifest } from './packs/manifest.ts'
 import { stepUnitsOf } from './steps.ts'
+import type { WordTokenizer } from './text/tokenizer.ts'
 
 /** How classifier-free guidance mixes the logits (the manifest's sampling.teacher.cfgSchedule). */
 export type CfgSchedule = 'constant' | 'linear-scale'
@@ -35,8 +38,13 @@ export interface GenerationPlan {
   steps: StepUnits
   /** The modes that run: one, or several for 'compare'. */
   modes: SingleMode[]
-  classIndex: number
-  className: string
+  /** A class pack's class; null for a text pack. */
+  classIndex: number | null
+  className: string | null
+  /** A text pack's prompt, tokenized; null for a class pack. */
+  prompt: PlannedPrompt | null
+  /** What became of the prompt and negative prompt (common/prompt.ts promptNotes), or the class a prompt picked. */
+  promptNotes: string[]
   seed: number
   n: number
   /** The DD trajectory of the job's mode: [0] for '1step', the 2-step list, or the 'custom' list. */
@@ -49,6 +57,17 @@ export interface GenerationPlan {
   cfgSchedule: CfgSchedule
 }
 
+/** A text pack's prompt as the job runs it: the text as given and what text_encoder.onnx gets for it. */
+export interface PlannedPrompt {
+  text: string
+  /** The negative prompt; null when there is none (an empty one counts as none). */
+  negative: string | null
+  /** The prompt's token ids, maxTokens of them. */
+  ids: number[]
+  /** The unconditional branch of guidance: the negative prompt's ids, or the null prompt's. */
+  uncondIds: number[]
+}
+
 function invalid(field: string, message: string): never {
   throw new AppError('invalid_input', `${field}: ${message}`)
 }
@@ -57,7 +76,7 @@ export function resolveClass(
   manifest: PackManifest,
   value: number | string,
 ): { index: number; name: string } {
-  const classes = manifest.conditioning.classes
+  const classes = classesOf(manifest)
   if (typeof value === 'number') {
     const found = classes.find((c) => c.index === value)
     if (!found)
@@ -122,14 +141,19 @@ function resolveHybrid(
   return { start, end, splitT }
 }
 
+/**
+ * `tokenizer` is the pack's word tokenizer (loadPack and openPackRuntime read it); a text pack cannot be planned
+ * without it.
+ */
 export function planGeneration(
   request: GenerateRequest,
   manifest: PackManifest,
   packHash: string,
+  tokenizer: WordTokenizer | null = null,
 ): GenerationPlan {
   const steps = stepUnitsOf(manifest)
   const vocab = manifest.tokens.codebookSize
-  const cls = resolveClass(manifest, request.class)
+  const condition = resolveCondition(request, manifest, tokenizer)
   const defaults = manifest.sampling
 
   const packTwoStep = defaults.tLists['2step'] ?? [0, Math.floor(steps.count / 2)]
@@ -157,6 +181,9 @@ export function planGeneration(
     topP: request.teacher?.topP ?? defaults.teacher.topP,
   }
   if (teacher.topK < 1 || teacher.topK > vocab) invalid('teacher.topK', `must be in 1..${vocab}`)
+  const cfgSchedule = defaults.teacher.cfgSchedule ?? 'constant'
+  const notes = [...condition.notes]
+  if (condition.prompt?.negative) notes.push(...negativeUseNotes(modes, teacher, cfgSchedule))
 
   return {
     packId: manifest.id,
@@ -166,8 +193,10 @@ export function planGeneration(
     family: manifest.family,
     steps,
     modes,
-    classIndex: cls.index,
-    className: cls.name,
+    classIndex: condition.cls?.index ?? null,
+    className: condition.cls?.name ?? null,
+    prompt: condition.prompt,
+    promptNotes: notes,
     seed: request.seed ?? randomSeed(),
     n: request.n ?? 1,
     tList,
@@ -175,8 +204,106 @@ export function planGeneration(
     splitT: defaults.splitT,
     hybrid,
     teacher,
-    cfgSchedule: defaults.teacher.cfgSchedule ?? 'constant',
+    cfgSchedule,
   }
+}
+
+interface Condition {
+  cls: { index: number; name: string } | null
+  prompt: PlannedPrompt | null
+  notes: string[]
+}
+
+/**
+ * What the images are conditioned on. A class pack takes `class`, or else a prompt that names one of its classes
+ * (matched as the prompt box matches it: common/classMatch.ts); a text pack takes `prompt` (and a negative prompt
+ * when it supports one) and refuses a class.
+ */
+function resolveCondition(
+  request: GenerateRequest,
+  manifest: PackManifest,
+  tokenizer: WordTokenizer | null,
+): Condition {
+  const c = manifest.conditioning
+  const negative = request.negativePrompt?.trim() ? request.negativePrompt : null
+  if (c.kind === 'class') {
+    if (negative !== null)
+      invalid(
+        'negativePrompt',
+        `pack '${manifest.id}' draws classes; only a text pack takes a negative prompt`,
+      )
+    if (request.class !== undefined)
+      return { cls: resolveClass(manifest, request.class), prompt: null, notes: [] }
+    if (request.prompt?.trim()) return classFromPrompt(manifest, request.prompt)
+    invalid(
+      'class',
+      `is required: pack '${manifest.id}' draws classes (give a class, or a prompt that names one)`,
+    )
+  }
+  if (request.class !== undefined)
+    invalid('class', `pack '${manifest.id}' draws from a text prompt, not classes: give a prompt instead`)
+  if (!tokenizer) throw new AppError('unavailable', `pack '${manifest.id}': its tokenizer is not loaded`)
+  if (request.prompt === undefined)
+    invalid(
+      'prompt',
+      `is required: pack '${manifest.id}' draws from a text prompt${c.unconditional ? ' (an empty prompt asks for an unconditional image)' : ''}`,
+    )
+  const check = tokenizer.check(request.prompt)
+  const notes = promptNotes(check)
+  if (check.empty && !c.unconditional)
+    invalid(
+      'prompt',
+      `this pack needs a prompt: it has no unconditional mode${check.ignored.length ? ` (${notes.join('; ')})` : ''}`,
+    )
+  let uncondIds = tokenizer.check('').ids
+  if (negative !== null) {
+    if (!c.negativePrompt) invalid('negativePrompt', `pack '${manifest.id}' does not take a negative prompt`)
+    const negativeCheck = tokenizer.check(negative)
+    notes.push(...promptNotes(negativeCheck).map((note) => `negative prompt: ${note}`))
+    if (!negativeCheck.empty) uncondIds = negativeCheck.ids
+  }
+  return {
+    cls: null,
+    prompt: { text: request.prompt, negative, ids: check.ids, uncondIds },
+    notes,
+  }
+}
+
+/** Prepared once per class list: matching 1000 classes with synonyms needs their normalised forms. */
+const preparedByClasses = new WeakMap<object, PreparedClasses>()
+
+/** A class pack given a prompt: the class it names, as the prompt box would pick it; otherwise an error. */
+function classFromPrompt(manifest: PackManifest, prompt: string): Condition {
+  const classes = classesOf(manifest)
+  let prepared = preparedByClasses.get(classes)
+  if (!prepared) {
+    prepared = prepareClasses(classes)
+    preparedByClasses.set(classes, prepared)
+  }
+  const found = classFromText(prepared, prompt)
+  if (found.kind === 'none') invalid('prompt', `names no class of pack '${manifest.id}': ${found.reason}`)
+  if (found.kind === 'ambiguous') {
+    const tied = found.candidates.slice(0, found.tied).map((m) => `'${m.name}'`)
+    invalid(
+      'prompt',
+      `${found.reason} (${tied.join(', ')}${found.tied > tied.length ? ', …' : ''}); give the class instead`,
+    )
+  }
+  const { index, name } = found.match
+  return {
+    cls: { index, name },
+    prompt: null,
+    notes: [`the prompt picked class ${index}, ${name} (${found.match.reason})`],
+  }
+}
+
+/** Where a negative prompt has no effect: it steers only the teacher's guided branch. */
+function negativeUseNotes(modes: SingleMode[], teacher: TeacherParams, cfgSchedule: CfgSchedule): string[] {
+  if (!modes.some((m) => m === 'hybrid' || m === 'exact' || m === 'ar'))
+    return ['negative prompt: only the teacher modes (hybrid, exact, ar) use it; DD steps do not']
+  const unguided = cfgSchedule === 'linear-scale' ? teacher.cfgScale === 0 : teacher.cfgScale === 1
+  if (unguided) return [`negative prompt: no effect at CFG scale ${teacher.cfgScale} (no guidance)`]
+  return []
 }
 
 function randomSeed(): number {

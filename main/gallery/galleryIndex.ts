@@ -57,6 +57,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX images_class ON images (class_index, created_ms, id);
    CREATE INDEX images_mode ON images (mode, created_ms, id);
    CREATE INDEX images_favorite ON images (favorite, created_ms, id);`,
+  // A text pack's prompt (searched like a class name). Rows indexed before have none: no text pack made them.
+  'ALTER TABLE images ADD COLUMN prompt TEXT;',
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -73,6 +75,7 @@ const COLUMNS = [
   'mode',
   'class_index',
   'class_name',
+  'prompt',
   'seed',
   'timings',
   'favorite',
@@ -307,9 +310,11 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-/** Lower-cased words the text search matches: class name, pack id, mode and seed. */
-export function searchTextOf(row: Pick<IndexRow, 'className' | 'packId' | 'mode' | 'seed'>): string {
-  return [row.className, row.packId, row.mode, row.seed]
+/** Lower-cased words the text search matches: class name or prompt, pack id, mode and seed. */
+export function searchTextOf(
+  row: Pick<IndexRow, 'className' | 'prompt' | 'packId' | 'mode' | 'seed'>,
+): string {
+  return [row.className, row.prompt, row.packId, row.mode, row.seed]
     .filter((v) => v !== null)
     .join(' ')
     .toLowerCase()
@@ -333,6 +338,7 @@ function toColumns(row: IndexRow): Record<(typeof COLUMNS)[number], SQLInputValu
     mode: row.mode,
     class_index: row.classIndex,
     class_name: row.className,
+    prompt: row.prompt,
     seed: row.seed,
     timings: row.timings ? JSON.stringify(row.timings) : null,
     favorite: row.favorite ? 1 : 0,
@@ -382,6 +388,7 @@ function toItem(row: Row): GalleryItem {
     mode: mode !== null && (SINGLE_MODES as readonly string[]).includes(mode) ? (mode as SingleMode) : null,
     classIndex: int(row.class_index),
     className: str(row.class_name),
+    prompt: str(row.prompt),
     seed: int(row.seed),
     timings: timingsOf(row.timings),
     favorite: (int(row.favorite) ?? 0) !== 0,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import type { GalleryItem } from '../../common/gallery.ts'
-import { SINGLE_MODES } from '../../common/generation.ts'
+import { MAX_PROMPT_CHARS, SINGLE_MODES } from '../../common/generation.ts'
 import { METADATA_KEY, PARAMETERS_KEY } from '../../common/parameters.ts'
 import { PNG_SIGNATURE } from '../../common/pngText.ts'
 import { PNG_MAX_DIMENSION, readPngText } from '../engine/output/png.ts'
@@ -24,6 +24,7 @@ export type PngFacts = Pick<
   | 'mode'
   | 'classIndex'
   | 'className'
+  | 'prompt'
   | 'seed'
   | 'timings'
   | 'metadata'
@@ -45,6 +46,7 @@ const fields = {
   mode: z.enum(SINGLE_MODES),
   classIndex: z.number().int().min(0).max(1_000_000),
   className: z.string().max(200),
+  prompt: z.string().max(MAX_PROMPT_CHARS),
   seed: z
     .number()
     .int()
@@ -118,6 +120,7 @@ export function readPngFacts(png: Uint8Array, where: string): PngFacts {
     mode: pick(fields.mode, field(meta, 'mode')),
     classIndex: pick(fields.classIndex, field(cls, 'index')),
     className: pick(fields.className, field(cls, 'name')),
+    prompt: pick(fields.prompt, field(field(meta, 'prompt'), 'text')),
     seed: pick(fields.seed, field(meta, 'seed')),
     timings: pick(fields.timings, field(meta, 'timingsMs')),
     // Keep the JSON only when it parsed: the lightbox and "Use these settings" read it back.

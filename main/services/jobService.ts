@@ -11,11 +11,18 @@ import { AppError } from '../../common/result.ts'
 import type { JobProgress, ProviderPreference } from '../../common/types.ts'
 import type { PackManifest } from '../engine/packs/manifest.ts'
 import { type GenerationPlan, planGeneration } from '../engine/plan.ts'
+import type { WordTokenizer } from '../engine/text/tokenizer.ts'
 import type { HostSupervisor } from '../host/supervisor.ts'
 
 /** What the job service needs from the pack registry. */
 export interface PackSource {
-  ready(id: string | undefined): Promise<{ dir: string; manifest: PackManifest; manifestSha256: string }>
+  ready(id: string | undefined): Promise<{
+    dir: string
+    manifest: PackManifest
+    manifestSha256: string
+    /** A text pack's word tokenizer (plan.ts tokenizes the prompt with it); null for a class pack. */
+    tokenizer: WordTokenizer | null
+  }>
 }
 
 interface Job {
@@ -58,7 +65,7 @@ export class JobService {
 
   async submit(request: GenerateRequest): Promise<JobSummary> {
     const pack = await this.packs.ready(request.packId)
-    const plan = planGeneration(request, pack.manifest, pack.manifestSha256)
+    const plan = planGeneration(request, pack.manifest, pack.manifestSha256, pack.tokenizer)
     let resolve!: (r: GenerationResult) => void
     let reject!: (e: AppError) => void
     const result = new Promise<GenerationResult>((res, rej) => {
@@ -210,6 +217,7 @@ export class JobService {
       n: job.plan.n,
       seed: job.plan.seed,
       className: job.plan.className,
+      prompt: job.plan.prompt?.text ?? null,
       error: job.error ? { code: job.error.code, message: job.error.message } : null,
     }
   }

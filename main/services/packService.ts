@@ -3,10 +3,12 @@
  * and the summaries the UI lists. The job service asks it for a ready pack by id.
  */
 import type { PackLicense, PackSummary } from '../../common/generation.ts'
+import type { PromptCheck } from '../../common/prompt.ts'
 import { AppError } from '../../common/result.ts'
-import type { PackManifest } from '../engine/packs/manifest.ts'
+import { classesOf, type PackManifest } from '../engine/packs/manifest.ts'
 import { type PackEntry, PackRegistry } from '../engine/packs/registry.ts'
 import { stepUnitsOf } from '../engine/steps.ts'
+import type { WordTokenizer } from '../engine/text/tokenizer.ts'
 import { type Confined, resolveConfined } from '../security/confinedPath.ts'
 import type { PackSource } from './jobService.ts'
 
@@ -50,9 +52,12 @@ export class PackService implements PackSource {
     return summarize(entry, entry.id === this.defaultId(this.registry.list()))
   }
 
-  async ready(
-    id: string | undefined,
-  ): Promise<{ dir: string; manifest: PackEntry['manifest'] & object; manifestSha256: string }> {
+  async ready(id: string | undefined): Promise<{
+    dir: string
+    manifest: PackEntry['manifest'] & object
+    manifestSha256: string
+    tokenizer: WordTokenizer | null
+  }> {
     const packId = id ?? this.defaultId(this.registry.list())
     if (!packId)
       throw new AppError('unavailable', 'no usable model pack was found (built-in or in the models folder)')
@@ -60,7 +65,26 @@ export class PackService implements PackSource {
     if (entry.status !== 'ready' || !entry.manifest || !entry.manifestSha256) {
       throw new AppError('unavailable', `pack '${packId}' cannot be used: ${entry.problems.join('; ')}`)
     }
-    return { dir: entry.dir, manifest: entry.manifest, manifestSha256: entry.manifestSha256 }
+    return {
+      dir: entry.dir,
+      manifest: entry.manifest,
+      manifestSha256: entry.manifestSha256,
+      tokenizer: entry.tokenizer,
+    }
+  }
+
+  /**
+   * What a text pack's tokenizer makes of a prompt (the default pack when no id is given): the ids, the words
+   * kept, unknown words with the nearest known one, words cut off and characters ignored, as the job will see it.
+   */
+  async checkPrompt(id: string | undefined, prompt: string): Promise<PromptCheck & { maxTokens: number }> {
+    const pack = await this.ready(id)
+    if (!pack.tokenizer)
+      throw new AppError(
+        'invalid_input',
+        `packId: pack '${pack.manifest.id}' draws classes, not text prompts; only a text pack checks a prompt`,
+      )
+    return { ...pack.tokenizer.check(prompt), maxTokens: pack.tokenizer.maxTokens }
   }
 
   /**
@@ -105,12 +129,21 @@ function summarize(entry: PackEntry, isDefault: boolean): PackSummary {
     licenses: m ? m.licenses.map(licenseOf) : [],
     conditioning: m ? m.conditioning.kind : null,
     classes: m
-      ? m.conditioning.classes.map((c) => ({
+      ? classesOf(m).map((c) => ({
           index: c.index,
           name: c.name,
           ...(c.synonyms?.length ? { synonyms: c.synonyms } : {}),
         }))
       : [],
+    text:
+      m?.conditioning.kind === 'text'
+        ? {
+            maxTokens: m.conditioning.maxTokens,
+            unconditional: m.conditioning.unconditional,
+            negativePrompt: m.conditioning.negativePrompt,
+            examplePrompts: m.conditioning.examplePrompts,
+          }
+        : null,
     image: m ? { width: m.image.width, height: m.image.height } : null,
     tokens: m?.tokens.count ?? null,
     family: m?.family ?? null,

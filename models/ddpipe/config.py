@@ -101,6 +101,19 @@ class RefineConfig:
 
 
 @dataclass(frozen=True)
+class TextConfig:
+    """Prompt conditioning (text.py); off for class packs."""
+
+    enabled: bool = False
+    max_tokens: int = 16  # prompt slots in front of the image tokens: BOS + up to 15 words
+    layers: int = 2
+    heads: int = 4
+    word_dropout: float = 0.05
+    # Share of concepts with one style's images kept out of training entirely: the held-out style x concept pairs
+    heldout_fraction: float = 0.03
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     samples_per_mode: int = 10_000
     batch: int = 500
@@ -129,6 +142,9 @@ class PipelineConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    # Another pack's work folder whose dataset, VQ, tokens and classifier this pack takes as they are
+    reuse: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -28,7 +28,7 @@ from .mapping import flow_map_support
 from .noise import gaussian_noise_batch
 from .pairs import flow_spec
 from .student import Student, build_inputs, run_steps
-from .teacher import Teacher, sample_ar, stochastic_chooser
+from .teacher import Teacher, judge_classes, sample_ar, stochastic_chooser
 from .vq import VQTokenizer, images_to_tensor
 
 MODES = ["teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid", "onestep"]
@@ -43,7 +43,8 @@ class Sampler:
         self.split_t = split_t
         self.book = vq.normalized_codebook().detach()
         self.spec = flow_spec(cfg)
-        self.marginals = self._marginals(pairs).to(self.book.device)
+        # The onestep baseline needs per-condition marginals: a class pack's 36 classes, not a text pack's prompts.
+        self.marginals = None if teacher.text else self._marginals(pairs).to(self.book.device)
 
     def _marginals(self, pairs: dict) -> torch.Tensor:
         """Per-class, per-position token frequencies of the exact teacher (from the pairs), for the baseline."""
@@ -133,8 +134,14 @@ def evaluate(
     classifier_metrics: dict,
     grids_dir: Path,
     device: torch.device = torch.device("cpu"),
+    conditions: torch.Tensor | None = None,
 ) -> dict:
-    """Every mode on the same noise. On a GPU (`device`) the numbers are the same kind, the ms/image are not."""
+    """Every mode on the same noise. On a GPU (`device`) the numbers are the same kind, the ms/image are not.
+
+    `conditions`: each sample's condition index (a text pack's prompts); class packs cycle through the classes.
+    Accuracy is the classifier's agreement with the class the condition asks for, also split into style and
+    category. A text pack has no onestep baseline (it needs per-condition marginals).
+    """
     e = cfg.eval
     log = MetricsLog(grids_dir / "metrics.jsonl")
     for model in (vq, teacher, student, classifier):
@@ -147,7 +154,9 @@ def evaluate(
     real_feats = features(real).astype(np.float64)
     sampler = Sampler(cfg, vq, teacher.eval(), student.eval(), split_t, pairs)
     n = e.samples_per_mode
-    classes_all = torch.arange(n) % dataset.n_classes
+    classes_all = torch.arange(n) % dataset.n_classes if conditions is None else conditions[:n]
+    targets_all = judge_classes(teacher, classes_all)
+    n_categories = dataset.n_categories
     n_tokens, d = teacher.seq_len, sampler.book.shape[1]
     results: dict = {
         "samples_per_mode": n,
@@ -160,8 +169,8 @@ def evaluate(
     if val_mask.sum() > 10:
         results["real_vs_real_fid_emoji"] = round(frechet_distance(real_feats[~val_mask], real_feats[val_mask]), 3)
     exact_tokens: torch.Tensor | None = None
-    for mode in MODES:
-        feats, correct, tokens, seconds = [], 0, [], 0.0
+    for mode in [m for m in MODES if not (teacher.text and m == "onestep")]:
+        feats, correct, style_ok, category_ok, tokens, seconds = [], 0, 0, 0, [], 0.0
         progress = Progress(n, mode)
         for lo in range(0, n, e.batch):
             hi = min(n, lo + e.batch)
@@ -173,8 +182,11 @@ def evaluate(
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
-            logits = batched(classifier, images)
-            correct += int((logits.argmax(-1) == classes).sum())
+            predicted = batched(classifier, images).argmax(-1)
+            target = targets_all[lo:hi]
+            correct += int((predicted == target).sum())
+            style_ok += int((predicted // n_categories == target // n_categories).sum())
+            category_ok += int((predicted % n_categories == target % n_categories).sum())
             feats.append(features(images))
             tokens.append(sampler.tokens_of(latents))
             if lo == 0:
@@ -188,6 +200,8 @@ def evaluate(
         results["modes"][mode] = {
             "fid_emoji": round(frechet_distance(np.concatenate(feats).astype(np.float64), real_feats), 3),
             "class_accuracy": round(correct / n, 4),
+            "style_accuracy": round(style_ok / n, 4),
+            "category_accuracy": round(category_ok / n, 4),
             "token_agreement_with_exact_teacher": agreement,
             "ms_per_image_python": round(1000 * seconds / n, 3),
         }
@@ -209,3 +223,52 @@ def add_eval_to_pack(pack_dir: Path, results: dict) -> None:
     manifest["files"]["eval.json"] = {"sha256": sha256_file(pack_dir / "eval.json"), "bytes": (pack_dir / "eval.json").stat().st_size}
     validate_manifest(manifest, manifest_path)
     save_json(manifest_path, manifest)
+
+
+HELDOUT_MODES = ["teacher_ar", "teacher_exact", "dd_1step", "dd_2step", "hybrid"]
+
+
+@torch.no_grad()
+def evaluate_heldout(
+    cfg: PipelineConfig,
+    dataset,
+    vq: VQTokenizer,
+    teacher: Teacher,
+    student: Student,
+    split_t: int,
+    classifier: FeatureNet,
+    heldout: torch.Tensor,
+    control: torch.Tensor,
+    seeds_per_prompt: int,
+    grids_dir: Path,
+) -> dict:
+    """Generalisation to style x concept pairs never trained on: the classifier's style, category and class
+    accuracy on images made for the held-out prompts, next to the same numbers for a control set of prompts the
+    models did train on. Each prompt is generated with `seeds_per_prompt` seeds."""
+    sampler = Sampler(cfg, vq, teacher.eval(), student.eval(), split_t, {})
+    n_tokens, d = teacher.seq_len, sampler.book.shape[1]
+    n_categories = dataset.n_categories
+    out: dict = {"prompts": int(len(heldout)), "control_prompts": int(len(control)), "seeds_per_prompt": seeds_per_prompt, "modes": {}}
+    for mode in HELDOUT_MODES:
+        row = {}
+        for name, conditions in (("heldout", heldout), ("control", control)):
+            conds = conditions.repeat_interleave(seeds_per_prompt)
+            target = judge_classes(teacher, conds)
+            predicted = []
+            for lo in range(0, len(conds), cfg.eval.batch):
+                hi = min(len(conds), lo + cfg.eval.batch)
+                seed = cfg.eval.noise_seed_base + 500_000 + lo
+                eps = torch.from_numpy(gaussian_noise_batch(seed, hi - lo, (n_tokens, d)))
+                images = decode(vq, sampler.run(mode, conds[lo:hi], eps, seed=seed))
+                predicted.append(batched(classifier, images).argmax(-1))
+                if lo == 0 and name == "heldout":
+                    grids_dir.mkdir(parents=True, exist_ok=True)
+                    save_grid(to_uint8(images[: min(72, hi - lo)]), grids_dir / f"heldout_{mode}.png", cols=seeds_per_prompt)
+            p = torch.cat(predicted)
+            row[name] = {
+                "class_accuracy": round((p == target).float().mean().item(), 4),
+                "style_accuracy": round((p // n_categories == target // n_categories).float().mean().item(), 4),
+                "category_accuracy": round((p % n_categories == target % n_categories).float().mean().item(), 4),
+            }
+        out["modes"][mode] = row
+    return out

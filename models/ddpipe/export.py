@@ -92,6 +92,56 @@ class TeacherStepGraph(nn.Module):
         return logits, torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
 
 
+class TextEncoderGraph(nn.Module):
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, prompt_ids):
+        return self.encoder(prompt_ids)
+
+
+class TextGeneratorGraph(GeneratorGraph):
+    """The generator of a text pack: the condition slots come in as `cond` (text_encoder.onnx's output)."""
+
+    def forward(self, noise, prefix_ids, t, split_t, cond):
+        b, n, _ = noise.shape
+        tt = t.reshape(1).expand(b)
+        clean = (torch.arange(n)[None, :] < tt[:, None])[..., None]
+        x = torch.where(clean, self.book[prefix_ids], noise)
+        logits, latents = self.student.forward_cond(x, tt, cond)
+        ids, out = _assemble_dynamic(logits, latents, prefix_ids, tt, split_t, self.book)
+        return out, ids
+
+
+class TeacherPrefillGraph(nn.Module):
+    """A text pack's first teacher step: the prompt slots in one pass -> logits of token 0 and the KV cache."""
+
+    def __init__(self, teacher: Teacher):
+        super().__init__()
+        self.teacher = teacher
+
+    def forward(self, cond):
+        t = self.teacher
+        h, present = t.backbone.forward_cached(cond, 0, None)
+        return t.output(h[:, -1]), torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
+
+
+class TextTeacherStepGraph(nn.Module):
+    """A text pack's teacher step pos >= 1: token q_{pos-1} at sequence slot prefix - 1 + pos."""
+
+    def __init__(self, teacher: Teacher):
+        super().__init__()
+        self.teacher = teacher
+
+    def forward(self, ids, pos, past_k, past_v):
+        t = self.teacher
+        past = [(past_k[i], past_v[i]) for i in range(past_k.shape[0])]
+        slot = pos.reshape(1) + (t.prefix - 1)
+        h, present = t.backbone.forward_cached(t.tok_embeddings(ids)[:, None], slot, past)
+        return t.output(h[:, -1]), torch.stack([k for k, _ in present]), torch.stack([v for _, v in present])
+
+
 def choose_examples(class_id: np.ndarray, train: np.ndarray, n_classes: int, seed: int, per_class: int = EXAMPLES_PER_CLASS) -> np.ndarray:
     """Dataset indices of the images on the examples sheet, (n_classes, k), row = class: a seeded choice among each
     class's training images (never held-out ones), sorted. k is `per_class`, or fewer when some class has fewer
@@ -176,6 +226,8 @@ def export_pack(
     repo: Path,
     pairs: dict | None = None,
     examples: np.ndarray | None = None,
+    text: dict | None = None,
+    validate: bool = True,
 ) -> Path:
     """Writes the pack into a temporary folder and renames it over out_dir only when complete.
 
@@ -186,6 +238,10 @@ def export_pack(
     teacher's tokens), which the app's exact-teacher mode must reproduce, and the student's 1-step and 2-step
     ids for a few seeds, which the app's DD samplers must reproduce.
     """
+    if teacher.text:
+        from .export_text import export_text_pack
+
+        return export_text_pack(cfg, vq, teacher, student, dataset_meta, metrics, out_dir, repo, pairs, text or {}, validate)
     book = vq.normalized_codebook().detach()
     n_tokens = teacher.seq_len
     grid = teacher.backbone.cfg.grid

@@ -57,7 +57,8 @@ def exact_teacher_tokens(
     return tokens.cpu()
 
 
-def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: Path) -> dict:
+def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: Path, conditions: np.ndarray | None = None) -> dict:
+    """`conditions`: each pair's condition index (a text pack's prompts); class packs use balanced classes."""
     stage = work / "pairs"
     chunks = stage / "chunks"
     chunks.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,7 @@ def make_pairs(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, work: 
     device = training_device()
     teacher = teacher.to(device)
     book = book.to(device)
-    classes = pair_classes(cfg, teacher.n_classes)
+    classes = pair_classes(cfg, teacher.n_classes) if conditions is None else conditions
     n_chunks = (p.count + p.batch - 1) // p.batch
     # DDSTUDIO_PAIRS_SHARD=k/n: this process makes only chunks i with i % n == k, so several single-threaded
     # processes can share a machine (small AR steps run faster that way than one process on all cores).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -44,6 +45,23 @@ class Context:
         """Held-out images: a seeded random subset (fixed for the whole pipeline)."""
         rng = np.random.default_rng([self.cfg.seed, 1])
         return rng.random(n) < self.cfg.dataset.val_fraction
+
+    def prompts(self):
+        """A text pack's caption prompts, tokenized (None for class packs); also writes work/text/tokenizer.json."""
+        if not self.cfg.text.enabled:
+            return None
+        from .text_data import prompt_set
+
+        return prompt_set(self.cfg, self.dataset(), self.work, REPO_ROOT)
+
+    def heldout_sequences(self, flip: np.ndarray) -> np.ndarray | None:
+        """Per token sequence (images, then the flipped copies): whether it is a held-out style x concept pair."""
+        if not self.cfg.text.enabled:
+            return None
+        from .text_data import heldout_images
+
+        held = heldout_images(self.cfg, self.dataset())
+        return np.concatenate([held, held[flip]])
 
     def judge(self, vq):
         """FID-emoji and class accuracy against the real images, with the classifier stage's network."""
@@ -118,14 +136,24 @@ def run_stage(ctx: Context, stage: str) -> None:
 
         tok = np.load(work / "tokens.npz")
         data = ctx.dataset()
-        metrics = train_teacher(cfg, tok["tokens"], tok["classes"], tok["val_mask"], data.n_classes, work)
+        classes, exclude = tok["classes"], None
+        if cfg.text.enabled:
+            # Text packs condition on the image's captions: the teacher gets each sequence's image index.
+            classes = np.concatenate([np.arange(len(data)), np.flatnonzero(data.flippable)])
+            exclude = ctx.heldout_sequences(data.flippable)
+        metrics = train_teacher(cfg, tok["tokens"], classes, tok["val_mask"], data.n_classes, work, ctx.prompts(), exclude)
         print(f"teacher: {metrics}", file=sys.stderr)
     elif stage == "pairs":
         from .pairs import make_pairs
         from .teacher import load_teacher
 
         vq = load_vq(cfg, work)
-        metrics = make_pairs(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), work)
+        conditions = None
+        if cfg.text.enabled:
+            from .text_data import pair_prompts
+
+            conditions = pair_prompts(cfg, ctx.dataset(), ctx.val_mask(len(ctx.dataset())))
+        metrics = make_pairs(cfg, load_teacher(work, cfg), vq.normalized_codebook().detach(), work, conditions)
         print(f"pairs: {metrics}", file=sys.stderr)
     elif stage == "classifier":
         from .classifier import build_classifier
@@ -168,9 +196,55 @@ def run_stage(ctx: Context, stage: str) -> None:
         examples = data.images[choose_examples(data.class_id, train, data.n_classes, cfg.seed)]
         if examples.shape[1] == 0:
             print("export: some class has no training image, so the pack gets no examples sheet", file=sys.stderr)
-        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT, load_pairs(work), examples)
+        text = None
+        if cfg.text.enabled:
+            text = text_export_extras(ctx, data)
+            examples = None
+        export_pack(cfg, vq, teacher, student, data.class_names, meta, metrics, ctx.out, REPO_ROOT, load_pairs(work), examples, text, validate=os.environ.get("DDSTUDIO_SKIP_SCHEMA") != "1")
         verify_pack_files(ctx.out)
         print(f"export: {ctx.out}", file=sys.stderr)
+
+
+def text_export_extras(ctx: Context, data) -> dict:
+    """A text pack's tokenizer and example prompts (training captions only)."""
+    from .export_text import example_prompts
+    from .text_data import captions_of, heldout_images
+
+    ctx.prompts()  # writes work/text/tokenizer.json
+    tokenizer = json.loads((ctx.work / "text" / "tokenizer.json").read_text())
+    captions = captions_of(data, REPO_ROOT)
+    allowed = np.flatnonzero(~ctx.val_mask(len(data)) & ~heldout_images(ctx.cfg, data))
+    return {"tokenizer": tokenizer, "examplePrompts": example_prompts(captions.prompts, allowed, captions.variants, ctx.cfg.seed)}
+
+
+# Caption variants that name a style ("{style} {name}", "{name}, {style} style", ...): evaluation prompts, so
+# that style accuracy means something.
+STYLED_VARIANTS = (1, 2, 3, 5)
+
+
+def text_eval_conditions(ctx: Context, data, n: int) -> torch.Tensor:
+    """n evaluation prompts: styled caption variants of dataset images outside the held-out pairs (seeded), as
+    condition indices."""
+    from .text import TEMPLATES
+    from .text_data import heldout_images
+
+    allowed = np.flatnonzero(~heldout_images(ctx.cfg, data))
+    rng = np.random.default_rng([ctx.cfg.seed, 13])
+    images = rng.choice(allowed, size=n)
+    return torch.from_numpy(images * len(TEMPLATES) + rng.choice(STYLED_VARIANTS, size=n)).long()
+
+
+def heldout_eval_prompts(ctx: Context, data) -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out style x concept images' "{style} {name}" prompts, and as many trained images' (same style mix)."""
+    from .text import STYLE_NAME_VARIANT, TEMPLATES
+    from .text_data import heldout_images
+
+    held = heldout_images(ctx.cfg, data)
+    rng = np.random.default_rng([ctx.cfg.seed, 14])
+    heldout = np.flatnonzero(held)
+    control = [rng.choice(np.flatnonzero(~held & ~ctx.val_mask(len(data)) & (data.style == data.style[i]))) for i in heldout]
+    v = len(TEMPLATES)
+    return torch.from_numpy(heldout * v + STYLE_NAME_VARIANT).long(), torch.from_numpy(np.array(control) * v + STYLE_NAME_VARIANT).long()
 
 
 def collect_metrics(work: Path, cfg: PipelineConfig) -> dict:
@@ -208,6 +282,8 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
         missing = [s for s in STAGES[: STAGES.index("student")] if not stage_done(ctx, s)]
         if missing:
             raise PipelineError(f"under torchrun, run the stages before 'student' first (missing: {', '.join(missing)})")
+    if cfg.reuse and is_main_process():
+        reuse_stages(MODELS_DIR / ".cache" / "work" / cfg.reuse, work, timings)
     for stage in STAGES:
         if world > 1 and rank != 0 and stage != "student":
             continue
@@ -223,6 +299,27 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
         if stage == stop_after:
             break
     return out
+
+
+REUSED = {"dataset": "dataset.npz", "vq": "vq", "tokens": "tokens.npz", "classifier": "classifier"}
+
+
+def reuse_stages(source: Path, work: Path, timings: dict) -> None:
+    """Copies the shared stages' outputs from another pack's work folder (config key `reuse`), with their times."""
+    source_timings = json.loads((source / "timings.json").read_text()) if (source / "timings.json").exists() else {}
+    for stage, name in REUSED.items():
+        src, dst = source / name, work / name
+        if dst.exists():
+            continue
+        if not src.exists():
+            raise PipelineError(f"reuse: {src} is missing; build the '{source.name}' pack's {stage} stage first")
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+        if stage in source_timings:
+            timings[f"{stage}_reused"] = source_timings[stage]
+        print(f"[{stage}] reused from {source}", file=sys.stderr)
 
 
 def run_eval(
@@ -271,10 +368,16 @@ def run_eval(
     classifier = load_classifier(work)
     t0 = time.time()
     pairs = load_pairs(work)
+    conditions = text_eval_conditions(ctx, data, cfg.eval.samples_per_mode) if cfg.text.enabled else None
     results = evaluate(
         cfg, data, ctx.val_mask(len(data)), vq, teacher, student, split_t, pairs, classifier, metrics["classifier"], grids,
-        torch.device(device),
+        torch.device(device), conditions,
     )  # fmt: skip
+    if cfg.text.enabled:
+        from .evaluate import evaluate_heldout
+
+        heldout, control = heldout_eval_prompts(ctx, data)
+        results["heldout_style_concept"] = evaluate_heldout(cfg, data, vq, teacher, student, split_t, classifier, heldout, control, 8, grids)
     results["eval_seconds"] = round(time.time() - t0, 1)
     if with_pack:
         add_eval_to_pack(out, results)

@@ -42,16 +42,25 @@ from .common import (
 from .classifier import Judge
 from .config import PipelineConfig
 from .noise import gaussian_noise_batch
-from .teacher import Teacher
+from .teacher import Teacher, judge_classes
+from .text import TextEncoder, TextSpec
 from .transformer import Backbone, BackboneConfig
 
 
 class Student(nn.Module):
-    def __init__(self, bcfg: BackboneConfig, vocab: int, n_classes: int, codebook_dim: int):
+    def __init__(self, bcfg: BackboneConfig, vocab: int, n_classes: int, codebook_dim: int, text: TextSpec | None = None):
         super().__init__()
         self.vocab = vocab
         self.n_classes = n_classes
-        self.cls_embedding = nn.Embedding(n_classes + 1, bcfg.dim)
+        self.text = text
+        if text:
+            # The teacher's text encoder, frozen: the pack has one text_encoder.onnx for teacher and student.
+            self.text_encoder = TextEncoder(text.vocab, text.max_tokens, bcfg.dim, bcfg.dim, text.layers, text.heads, 0.0)
+            self.text_encoder.requires_grad_(False)
+            self.register_buffer("prompt_table", torch.zeros(n_classes + 1, text.max_tokens, dtype=torch.long))
+            self.register_buffer("prompt_class", torch.zeros(n_classes, dtype=torch.long))
+        else:
+            self.cls_embedding = nn.Embedding(n_classes + 1, bcfg.dim)
         self.tok_proj = nn.Linear(codebook_dim, bcfg.dim)
         self.n_d_embed = nn.Embedding(2, bcfg.dim)  # 0: noise slot, 1: data slot (class and clean prefix)
         self.backbone = Backbone(bcfg)
@@ -64,17 +73,33 @@ class Student(nn.Module):
     def seq_len(self) -> int:
         return self.backbone.cfg.grid ** 2
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.text:
+            self.text_encoder.train(False)  # frozen: no word dropout either
+        return self
+
+    def condition(self, classes: torch.Tensor) -> torch.Tensor:
+        """Condition indices (B,) -> condition slots (B, prefix, dim), as the teacher makes them."""
+        if self.text:
+            return self.text_encoder(self.prompt_table[classes])
+        return self.cls_embedding(classes)[:, None]
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 64, d), t (B,) clean-prefix lengths, classes (B,) -> logits (B, 64, V), latents (B, 64, d)."""
+        return self.forward_cond(x, t, self.condition(classes))
+
+    def forward_cond(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As forward, with the condition slots given (B, prefix, dim): what generator.onnx of a text pack runs."""
         n = x.shape[1]
+        p = cond.shape[1]
         data_slot = (torch.arange(n, device=x.device)[None, :] < t[:, None]).long()
-        cls = self.cls_embedding(classes)
-        h = torch.cat(
-            [(cls + self.n_d_embed.weight[1])[:, None], self.tok_proj(x) + self.n_d_embed(data_slot)], dim=1
-        )
-        h = self.backbone(h)[:, 1:]
-        shift = self.conti_table[0] + cls
-        scale = self.conti_table[1] + cls
+        # The first slot (the class, or the prompt's BOS/NULL slot) also steers the continuous head.
+        summary = cond[:, 0]
+        h = torch.cat([cond + self.n_d_embed.weight[1], self.tok_proj(x) + self.n_d_embed(data_slot)], dim=1)
+        h = self.backbone(h)[:, p:]
+        shift = self.conti_table[0] + summary
+        scale = self.conti_table[1] + summary
         latents = self.conti_linear(layer_norm_plain(h) * (1 + scale[:, None]) + shift[:, None])
         return self.output(h), latents
 
@@ -89,8 +114,13 @@ def layer_norm_plain(h: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 def student_from_teacher(teacher: Teacher, book: torch.Tensor) -> Student:
     # The student learns from fresh pairs, not from the small image set, so it trains without the teacher's dropout.
     bcfg = dataclasses.replace(teacher.backbone.cfg, dropout=0.0)
-    student = Student(bcfg, teacher.vocab, teacher.n_classes, book.shape[1])
-    student.cls_embedding.load_state_dict(teacher.cls_embedding.state_dict())
+    student = Student(bcfg, teacher.vocab, teacher.n_classes, book.shape[1], teacher.text)
+    if teacher.text:
+        student.text_encoder.load_state_dict(teacher.text_encoder.state_dict())
+        student.prompt_table.copy_(teacher.prompt_table)
+        student.prompt_class.copy_(teacher.prompt_class)
+    else:
+        student.cls_embedding.load_state_dict(teacher.cls_embedding.state_dict())
     student.backbone.load_state_dict(teacher.backbone.state_dict())
     student.output.load_state_dict(teacher.output.state_dict())
     with torch.no_grad():
@@ -261,7 +291,7 @@ def validate_student(model: Student, book: torch.Tensor, pairs: dict, cfg: Pipel
         row = {}
         for name, t_list in (("1step", [0]), ("2step", [0, t2])):
             _, latents = run_steps(model, eps, classes, t_list, split_t, book)
-            for key, value in judge.score(latents.cpu(), classes.cpu()).items():
+            for key, value in judge.score(latents.cpu(), judge_classes(model, classes).cpu()).items():
                 row[f"{key}_{name}"] = value
         ablation[str(split_t)] = row
     best = min(SPLIT_T_CANDIDATES, key=lambda c: ablation[str(c)]["fid_emoji_1step"] + ablation[str(c)]["fid_emoji_2step"])

@@ -1,7 +1,11 @@
-"""Stage 3: the class-conditional AR teacher over the 64 VQ tokens (LlamaGen-style), and its sampling loops.
+"""Stage 3: the conditional AR teacher over the 64 VQ tokens (LlamaGen-style), and its sampling loops.
 
-Sequence: [class, q_0 .. q_62] -> predictions for q_0 .. q_63. The class table has one extra row, the null class,
-used for class dropout in training and as the unconditional branch of classifier-free guidance.
+Class packs: [class, q_0 .. q_62] -> predictions for q_0 .. q_63. The class table has one extra row, the null
+class, used for class dropout in training and as the unconditional branch of classifier-free guidance.
+
+Text packs (LlamaGen T2I's layout): [prompt slots c_0 .. c_{T-1}, q_0 .. q_62], the slots being the text
+encoder's output for the prompt's token ids. A condition index is then a row of the prompt table (every
+caption variant of every image, see text.py); the extra last row is the null prompt.
 """
 
 from __future__ import annotations
@@ -19,23 +23,33 @@ from torch.nn import functional as F
 from .common import EMA, MetricsLog, PipelineError, Progress, cosine_lr, load_torch, clipped_step, resume_training, save_json, save_torch, training_device
 from .config import PipelineConfig
 from .mapping import FlowSpec, flow_map, shape_distribution
-from .transformer import Backbone, BackboneConfig, step_into
+from .text import STYLE_NAME_VARIANT, PromptSet, TextEncoder, TextSpec
+from .transformer import Backbone, BackboneConfig, prefill_into, step_into
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def backbone_config(cfg: PipelineConfig, grid: int) -> BackboneConfig:
+def backbone_config(cfg: PipelineConfig, grid: int, text: TextSpec | None = None) -> BackboneConfig:
     t = cfg.teacher
-    return BackboneConfig(dim=t.dim, layers=t.layers, heads=t.heads, ffn_dim=t.ffn_dim, grid=grid, dropout=t.dropout)
+    prefix = dict(prefix=text.max_tokens, prefix_rope="identity") if text else {}
+    return BackboneConfig(dim=t.dim, layers=t.layers, heads=t.heads, ffn_dim=t.ffn_dim, grid=grid, dropout=t.dropout, **prefix)
 
 
 class Teacher(nn.Module):
-    def __init__(self, bcfg: BackboneConfig, vocab: int, n_classes: int):
+    def __init__(self, bcfg: BackboneConfig, vocab: int, n_classes: int, text: TextSpec | None = None):
         super().__init__()
         self.vocab = vocab
-        self.n_classes = n_classes
-        self.null_class = n_classes
-        self.cls_embedding = nn.Embedding(n_classes + 1, bcfg.dim)
+        self.text = text
+        self.n_classes = text.n_prompts if text else n_classes
+        self.null_class = self.n_classes
+        if text:
+            self.text_encoder = TextEncoder(text.vocab, text.max_tokens, bcfg.dim, bcfg.dim, text.layers, text.heads, text.word_dropout)
+            # Row i: the token ids of condition index i; filled by the pipeline (or by load_state_dict).
+            self.register_buffer("prompt_table", torch.zeros(self.n_classes + 1, text.max_tokens, dtype=torch.long))
+            # The dataset class (style x category) of each prompt's image, for the judge's class accuracy.
+            self.register_buffer("prompt_class", torch.zeros(self.n_classes, dtype=torch.long))
+        else:
+            self.cls_embedding = nn.Embedding(n_classes + 1, bcfg.dim)
         self.tok_embeddings = nn.Embedding(vocab, bcfg.dim)
         self.backbone = Backbone(bcfg)
         self.output = nn.Linear(bcfg.dim, vocab, bias=False)
@@ -45,18 +59,40 @@ class Teacher(nn.Module):
     def seq_len(self) -> int:
         return self.backbone.cfg.grid ** 2
 
+    @property
+    def prefix(self) -> int:
+        return self.backbone.cfg.prefix
+
+    def condition(self, classes: torch.Tensor) -> torch.Tensor:
+        """Condition indices (B,) -> the condition slots (B, prefix, dim)."""
+        if self.text:
+            return self.text_encoder(self.prompt_table[classes])
+        return self.cls_embedding(classes)[:, None]
+
     def forward(self, tokens: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: tokens (B, 64), classes (B,) -> logits (B, 64, V)."""
-        h = torch.cat([self.cls_embedding(classes)[:, None], self.tok_embeddings(tokens[:, :-1])], dim=1)
-        return self.output(self.backbone(h))
+        h = torch.cat([self.condition(classes), self.tok_embeddings(tokens[:, :-1])], dim=1)
+        return self.output(self.backbone(h)[:, self.prefix - 1 :])
 
     def step(
         self, ids: torch.Tensor, classes: torch.Tensor, pos: int, past: KVCache | None
     ) -> tuple[torch.Tensor, KVCache]:
-        """One AR step with a KV cache. pos 0 feeds the class; pos i > 0 feeds token q_{i-1}. -> logits for q_pos."""
-        emb = self.cls_embedding(classes) if pos == 0 else self.tok_embeddings(ids)
-        h, present = self.backbone.forward_cached(emb[:, None], pos, past)
+        """One AR step with a KV cache. pos 0 feeds the condition slots; pos i > 0 feeds token q_{i-1}, at
+        sequence slot prefix - 1 + i. -> logits for q_pos."""
+        if pos == 0:
+            h, present = self.backbone.forward_cached(self.condition(classes), 0, None)
+        else:
+            h, present = self.backbone.forward_cached(self.tok_embeddings(ids)[:, None], self.prefix - 1 + pos, past)
         return self.output(h[:, -1]), present
+
+
+def judge_classes(model: nn.Module, classes: torch.Tensor) -> torch.Tensor:
+    """The dataset classes (style x category) that a teacher's or student's condition indices ask for; a text
+    pack's null prompt asks for none (-1)."""
+    if not getattr(model, "text", None):
+        return classes
+    table = torch.cat([model.prompt_class, model.prompt_class.new_full((1,), -1)])
+    return table.to(classes.device)[classes]
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -64,17 +100,29 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.normal_(module.weight, std=0.02)
 
 
-def build_teacher(cfg: PipelineConfig, vocab: int, n_classes: int, grid: int) -> Teacher:
-    return Teacher(backbone_config(cfg, grid), vocab, n_classes)
+def build_teacher(cfg: PipelineConfig, vocab: int, n_classes: int, grid: int, text: TextSpec | None = None) -> Teacher:
+    return Teacher(backbone_config(cfg, grid, text), vocab, n_classes, text)
 
 
 # ---------------------------------------------------------------- training
 
 
 def train_teacher(
-    cfg: PipelineConfig, tokens: np.ndarray, classes: np.ndarray, val_mask: np.ndarray, n_classes: int, work: Path
+    cfg: PipelineConfig,
+    tokens: np.ndarray,
+    classes: np.ndarray,
+    val_mask: np.ndarray,
+    n_classes: int,
+    work: Path,
+    prompts: PromptSet | None = None,
+    exclude: np.ndarray | None = None,
 ) -> dict:
-    """tokens (N, 64) int64 (flipped copies already included), classes (N,); resumes from work/teacher."""
+    """tokens (N, 64) int64 (flipped copies already included), classes (N,); resumes from work/teacher.
+
+    With `prompts` (a text pack), classes are the sequences' image indices: each training sample takes one of its
+    image's caption variants at random, and validation uses the "{style} {name}" variant. Sequences in `exclude`
+    (held-out style x concept pairs) are neither trained on nor validated.
+    """
     t = cfg.teacher
     stage = work / "teacher"
     ckpt_path = stage / "checkpoint.pt"
@@ -82,7 +130,10 @@ def train_teacher(
     log = MetricsLog(stage / "metrics.jsonl")
     grid = int(round(tokens.shape[1] ** 0.5))
     torch.manual_seed(cfg.seed)
-    model = build_teacher(cfg, cfg.vq.codebook_size, n_classes, grid)
+    model = build_teacher(cfg, cfg.vq.codebook_size, n_classes, grid, prompts.spec if prompts else None)
+    if prompts:
+        model.prompt_table.copy_(torch.from_numpy(prompts.table))
+        model.prompt_class.copy_(torch.from_numpy(prompts.prompt_class))
     device = training_device()
     model.to(device)  # before the optimiser, so a resumed optimiser state lands on the same device
     opt = _adamw(model, t.lr, t.weight_decay)
@@ -91,8 +142,14 @@ def train_teacher(
 
     ema.to(device)
     tok = torch.from_numpy(tokens).to(device)
-    cls = torch.from_numpy(classes).to(device)
-    train_idx = np.flatnonzero(~val_mask)
+    excluded = np.zeros(len(tokens), bool) if exclude is None else exclude
+    val_mask = val_mask & ~excluded
+    if prompts:
+        image_of = torch.from_numpy(classes).to(device)
+        cls = image_of * prompts.variants + STYLE_NAME_VARIANT
+    else:
+        cls = torch.from_numpy(classes).to(device)
+    train_idx = np.flatnonzero(~val_mask & ~excluded)
     progress = Progress(t.steps, "teacher", start=step)
     model.train()
     while step < t.steps:
@@ -100,7 +157,10 @@ def train_teacher(
         idx = torch.from_numpy(rng.choice(train_idx, size=t.batch, replace=len(train_idx) < t.batch)).to(device)
         batch_cls = cls[idx].clone()
         drop = torch.from_numpy(rng.random(t.batch) < t.class_dropout).to(device)
-        batch_cls[drop] = n_classes
+        if prompts:
+            variant = torch.from_numpy(rng.integers(0, prompts.variants, size=t.batch)).to(device)
+            batch_cls = image_of[idx] * prompts.variants + variant
+        batch_cls[drop] = model.null_class
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, t.steps, t.lr, t.warmup)
         logits = model(tok[idx], batch_cls)
@@ -129,7 +189,8 @@ def train_teacher(
     metrics["train_loss_sample"] = round(validation_loss(model, tok, cls, ~val_mask, limit=2000), 4)
     log.write(stage="teacher", final=metrics)
     cpu_state = {k: v.cpu() for k, v in model.state_dict().items()}
-    save_torch(stage / "final.pt", {"model": cpu_state, "n_classes": n_classes, "grid": grid})
+    text = {"text": prompts.spec.to_dict()} if prompts else {}
+    save_torch(stage / "final.pt", {"model": cpu_state, "n_classes": n_classes, "grid": grid, **text})
     save_json(stage / "metrics.json", metrics)
     return metrics
 
@@ -172,7 +233,8 @@ def load_teacher(work: Path, cfg: PipelineConfig) -> Teacher:
     if not path.exists():
         raise PipelineError(f"the teacher is not trained yet: {path} is missing (run the 'teacher' stage)")
     state = load_torch(path, "teacher")
-    model = build_teacher(cfg, cfg.vq.codebook_size, state["n_classes"], state["grid"])
+    text = TextSpec(**state["text"]) if state.get("text") else None
+    model = build_teacher(cfg, cfg.vq.codebook_size, state["n_classes"], state["grid"], text)
     model.load_state_dict(state["model"])
     return model.eval()
 
@@ -206,18 +268,20 @@ def sample_ar(
     rows = cls.shape[0]
     caches = [
         (
-            torch.zeros(rows, bcfg.heads, stop, bcfg.head_dim, device=classes.device),
-            torch.zeros(rows, bcfg.heads, stop, bcfg.head_dim, device=classes.device),
+            torch.zeros(rows, bcfg.heads, bcfg.prefix - 1 + stop, bcfg.head_dim, device=classes.device),
+            torch.zeros(rows, bcfg.heads, bcfg.prefix - 1 + stop, bcfg.head_dim, device=classes.device),
         )
         for _ in range(bcfg.layers)
     ]
     ids = torch.zeros(rows, dtype=torch.long, device=classes.device)
     for pos in range(stop):
-        if pos > 0:
+        if pos == 0:
+            h = prefill_into(model.backbone, model.condition(cls), caches)
+        else:
             prev = out[:, pos - 1]
             ids = torch.cat([prev, prev]) if guided else prev
-        emb = model.cls_embedding(cls) if pos == 0 else model.tok_embeddings(ids)
-        logits = model.output(step_into(model.backbone, emb[:, None], pos, caches)[:, -1])
+            h = step_into(model.backbone, model.tok_embeddings(ids)[:, None], model.prefix - 1 + pos, caches)
+        logits = model.output(h[:, -1])
         if pos < start:
             continue
         cond, uncond = (logits[:b], logits[b:]) if guided else (logits, None)

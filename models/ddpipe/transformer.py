@@ -27,6 +27,11 @@ class BackboneConfig:
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
     dropout: float = 0.0  # residual dropout while training (regularises a teacher larger than its data)
+    # Condition slots in front of the image tokens: 1 class slot, or a text pack's prompt slots.
+    prefix: int = 1
+    # "zero": the slots' rotary rows are zero, so their queries and keys vanish (LlamaGen's class slot).
+    # "identity": no rotation, so image tokens attend to prompt slots by content.
+    prefix_rope: str = "zero"
 
     @property
     def head_dim(self) -> int:
@@ -45,7 +50,8 @@ class RMSNorm(nn.Module):
 
 
 def rope_table(cfg: BackboneConfig) -> torch.Tensor:
-    """(1 + grid*grid, head_dim/2, 2) cos/sin pairs: row 0 (class slot) zero, then row-major grid positions.
+    """(prefix + grid*grid, head_dim/2, 2) cos/sin pairs: the condition rows (zero or identity, see
+    BackboneConfig.prefix_rope), then row-major grid positions.
 
     Half of each head's rotation pairs turn with the row index, the other half with the column index.
     """
@@ -58,8 +64,12 @@ def rope_table(cfg: BackboneConfig) -> torch.Tensor:
     cols = torch.arange(cfg.grid, dtype=torch.float64).repeat(cfg.grid)
     angles = torch.cat([rows[:, None] * theta[None, :], cols[:, None] * theta[None, :]], dim=1)
     table = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
-    zero = torch.zeros(1, pairs, 2, dtype=torch.float64)
-    return torch.cat([zero, table], dim=0).float()
+    if cfg.prefix_rope not in ("zero", "identity"):
+        raise ValueError(f"prefix_rope must be 'zero' or 'identity', not {cfg.prefix_rope!r}")
+    head = torch.zeros(cfg.prefix, pairs, 2, dtype=torch.float64)
+    if cfg.prefix_rope == "identity":
+        head[..., 0] = 1.0
+    return torch.cat([head, table], dim=0).float()
 
 
 def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
@@ -163,12 +173,12 @@ class Backbone(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.register_buffer("rope", rope_table(cfg), persistent=False)
-        seq = 1 + cfg.grid * cfg.grid
+        seq = cfg.prefix + cfg.grid * cfg.grid
         causal = torch.full((seq, seq), float("-inf")).triu(1)
         self.register_buffer("causal_mask", causal, persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Full causal pass over h: (B, T, dim) with T <= 1 + grid*grid, index 0 being the class slot."""
+        """Full causal pass over h: (B, T, dim) with T <= prefix + grid*grid, the condition slots first."""
         t = h.shape[1]
         rope = self.rope[:t]
         mask = self.causal_mask[:t, :t]
@@ -200,6 +210,21 @@ def step_into(backbone: Backbone, h: torch.Tensor, pos: int, caches: list[tuple[
     rope_row = backbone.rope[pos : pos + 1]
     for layer, cache in zip(backbone.layers, caches):
         h = h + layer.attention.forward_into(layer.attention_norm(h), rope_row, pos, cache)
+        h = h + layer.feed_forward(layer.ffn_norm(h))
+    return backbone.norm(h)
+
+
+def prefill_into(backbone: Backbone, h: torch.Tensor, caches: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """The condition slots h (B, P, dim) at sequence slots 0..P-1 in one causal pass, their keys and values
+    written into the preallocated caches. With P = 1 this is step_into at slot 0."""
+    p = h.shape[1]
+    rope = backbone.rope[:p]
+    mask = backbone.causal_mask[:p, :p]
+    for layer, (k_buf, v_buf) in zip(backbone.layers, caches):
+        out, (k, v) = layer.attention(layer.attention_norm(h), rope, mask)
+        k_buf[:, :, :p] = k
+        v_buf[:, :, :p] = v
+        h = h + out
         h = h + layer.feed_forward(layer.ffn_norm(h))
     return backbone.norm(h)
 

@@ -6,6 +6,7 @@ import { DEFAULT_COMPARE_MODES } from '../../common/generation.ts'
 import { inFlagTerms, parseGenerateArgs } from '../../main/cli/generateArgs.ts'
 import { METADATA_KEY } from '../../main/engine/generate.ts'
 import { decodePngRgb, readPngText } from '../../main/engine/output/png.ts'
+import { textPackDir } from '../support/packs.ts'
 import { BUILT_CLI, requireBuild, tempDir } from '../support/testApp.ts'
 
 function generate(args: string[]) {
@@ -189,5 +190,65 @@ describe('npm run generate: images', () => {
     const badMode = generate(['--mode', 'turbo'])
     expect(badMode.status).toBe(2)
     expect(badMode.stderr).toContain('--mode')
+  })
+})
+
+describe('npm run generate: a text pack', () => {
+  /** A data folder whose models folder holds the text pack (a symlinked folder is accepted). */
+  function withTextPack(prefix: string): { dir: string; id: string } {
+    const dir = tempDir(prefix)
+    const textDir = textPackDir()
+    const { id } = JSON.parse(fs.readFileSync(path.join(textDir, 'manifest.json'), 'utf8')) as { id: string }
+    fs.mkdirSync(path.join(dir, 'models'))
+    fs.symlinkSync(textDir, path.join(dir, 'models', id))
+    return { dir, id }
+  }
+
+  it('takes --prompt and --negative-prompt, names the files after the prompt and prints the notes', () => {
+    expect(parseGenerateArgs(['--prompt', 'red heart'])).toMatchObject({ prompt: 'red heart', class: null })
+    expect(parseGenerateArgs(['--negative-prompt', 'blue'])).toMatchObject({
+      negativePrompt: 'blue',
+      class: 0,
+    })
+    const { dir, id } = withTextPack('cli-text')
+    const out = path.join(dir, 'out')
+    const run = generate([
+      ...[
+        '--data-dir',
+        dir,
+        '--pack',
+        id,
+        '--prompt',
+        'Noto red heart hearrt',
+        '--negative-prompt',
+        'twemoji',
+      ],
+      ...['--mode', 'hybrid', '--seed', '5', '--out', out],
+    ])
+    expect(run.status, run.all).toBe(0)
+    expect(run.stdout).toMatch(
+      new RegExp(`job [0-9a-f-]{36}: pack ${id}, prompt "Noto red heart hearrt", mode hybrid`),
+    )
+    expect(run.stdout).toContain("note: not in this model's vocabulary: hearrt; nearest known: heart")
+    expect(pngsIn(out)).toEqual([`${id}-noto-red-heart-hearrt-hybrid-seed5.png`])
+    const meta = JSON.parse(
+      readPngText(fs.readFileSync(path.join(out, pngsIn(out)[0] ?? '')))[METADATA_KEY] ?? '{}',
+    )
+    expect(meta).toMatchObject({
+      class: null,
+      prompt: { text: 'Noto red heart hearrt', negative: 'twemoji' },
+    })
+  })
+
+  it('exits 2 naming --prompt when a text pack gets none, and --class when it gets one', () => {
+    const { dir, id } = withTextPack('cli-text-bad')
+    const out = path.join(dir, 'out')
+    const none = generate(['--data-dir', dir, '--pack', id, '--out', out])
+    expect(none.status, none.all).toBe(2)
+    expect(none.stderr).toMatch(/--prompt: is required: pack '.+' draws from a text prompt/)
+    const cls = generate(['--data-dir', dir, '--pack', id, '--class', '3', '--prompt', 'heart', '--out', out])
+    expect(cls.status, cls.all).toBe(2)
+    expect(cls.stderr).toMatch(/--class: pack '.+' draws from a text prompt, not classes/)
+    expect(fs.existsSync(out)).toBe(false)
   })
 })

@@ -11,11 +11,11 @@ import type { SingleMode } from '../../common/generation.ts'
 import { generate } from '../../main/engine/generate.ts'
 import { decodePngRgb } from '../../main/engine/output/png.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
-import type { PackManifest } from '../../main/engine/packs/manifest.ts'
+import { classesOf, type PackManifest } from '../../main/engine/packs/manifest.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { sampleDD } from '../../main/engine/sampling/samplers.ts'
 import { ensureTestPack, type TestPackFamily } from '../support/convertedPacks.ts'
-import { cpuRuntimes, maxAbsDiff, noiseOf, type Parity, readParity, toOrt } from '../support/parity.ts'
+import { cpuRuntimes, fixtureInput, maxAbsDiff, type Parity, readParity, toOrt } from '../support/parity.ts'
 
 const { open, closeAll } = cpuRuntimes()
 afterAll(closeAll)
@@ -65,8 +65,8 @@ function packChecks(
     expect(manifest.tokens.count).toBe(expected.tokens)
     expect([manifest.image.width, manifest.image.height]).toEqual([expected.image, expected.image])
     expect(Object.keys(manifest.graphs).sort()).toEqual(['decoder', 'generator', expected.teacher].sort())
-    expect(manifest.conditioning.classes).toHaveLength(1000)
-    expect(manifest.conditioning.classes[0]).toEqual({ index: 0, name: 'tench', synonyms: ['Tinca tinca'] })
+    expect(classesOf(manifest)).toHaveLength(1000)
+    expect(classesOf(manifest)[0]).toEqual({ index: 0, name: 'tench', synonyms: ['Tinca tinca'] })
     expect(manifest.sampling.hybridPresets?.length).toBe(3)
     expect((manifest.provenance.precision as { weights?: string } | undefined)?.weights).toBe(
       fp16 ? 'float16' : 'float32',
@@ -111,8 +111,7 @@ function packChecks(
     expect(fixture, 'parity.json has sampling.student').toBeDefined()
     if (!fixture) return
     const rt = await open(dir)
-    const { classes, seeds } = fixture
-    const input = { classes, noise: noiseOf(rt.manifest, seeds), seeds }
+    const input = await fixtureInput(rt, fixture)
     const split = rt.manifest.sampling.splitT
     const one = await sampleDD(rt, input, rt.manifest.sampling.tLists['1step'] ?? [0], split)
     const two = await sampleDD(rt, input, rt.manifest.sampling.tLists['2step'] ?? [], split)

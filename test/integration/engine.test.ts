@@ -16,18 +16,29 @@ import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import { planGeneration } from '../../main/engine/plan.ts'
 import { exactChooser, sampleDD, sampleTeacher } from '../../main/engine/sampling/samplers.ts'
 import { packDirsUnderTest, SMOKE_PACK_DIR } from '../support/packs.ts'
-import { cpuRuntimes, noiseOf, share } from '../support/parity.ts'
+import {
+  cpuRuntimes,
+  type ExactTeacherFixture,
+  fixtureInput,
+  type StudentFixture,
+  share,
+} from '../support/parity.ts'
 
 interface SamplingFixture {
-  exactTeacher: { classes: number[]; seeds: number[]; tokens: number[][] }
-  student: { classes: number[]; seeds: number[]; ids1step: number[][]; ids2step: number[][] }
+  exactTeacher: ExactTeacherFixture
+  student: StudentFixture
 }
 
 const { open, track, closeAll } = cpuRuntimes()
 afterAll(closeAll)
 
 function plan(rt: PackRuntime, request: GenerateRequest) {
-  return planGeneration(request, rt.manifest, 'test-hash')
+  return planGeneration(request, rt.manifest, 'test-hash', rt.tokenizer)
+}
+
+/** A request's condition that any pack takes: class 0, or a text pack's empty prompt (the pack's defaults). */
+function anyCondition(rt: PackRuntime): Pick<GenerateRequest, 'class' | 'prompt'> {
+  return rt.manifest.conditioning.kind === 'text' ? { prompt: 'heart' } : { class: 0 }
 }
 
 describe.each(packDirsUnderTest())('the engine on %s', (dir) => {
@@ -45,10 +56,10 @@ describe.each(packDirsUnderTest())('the engine on %s', (dir) => {
       return
     }
     const rt = await open(dir)
-    const { classes, seeds, tokens } = fixture.exactTeacher
-    const noise = noiseOf(rt.manifest, seeds)
-    const teacher = plan(rt, { mode: 'exact', class: 0 }).teacher
-    const ids = await sampleTeacher(rt, { classes, noise, seeds }, teacher, exactChooser(rt, noise))
+    const { tokens } = fixture.exactTeacher
+    const input = await fixtureInput(rt, fixture.exactTeacher)
+    const teacher = plan(rt, { mode: 'exact', ...anyCondition(rt) }).teacher
+    const ids = await sampleTeacher(rt, input, teacher, exactChooser(rt, input.noise))
     const agreement = share(ids, tokens)
     console.log(
       `${path.basename(dir)}: exact teacher vs pairs: ${(100 * agreement).toFixed(3)}% of ${tokens.flat().length} tokens`,
@@ -64,11 +75,11 @@ describe.each(packDirsUnderTest())('the engine on %s', (dir) => {
       return
     }
     const rt = await open(dir)
-    const { classes, seeds, ids1step, ids2step } = fixture.student
-    const input = { classes, noise: noiseOf(rt.manifest, seeds), seeds }
+    const { ids1step, ids2step } = fixture.student
+    const input = await fixtureInput(rt, fixture.student)
     const split = rt.manifest.sampling.splitT
     const one = await sampleDD(rt, input, [0], split)
-    const two = await sampleDD(rt, input, plan(rt, { mode: '2step', class: 0 }).tList, split)
+    const two = await sampleDD(rt, input, plan(rt, { mode: '2step', ...anyCondition(rt) }).tList, split)
     // An argmax between two nearly equal logits may flip between PyTorch and onnxruntime: allow a rare one.
     expect(share(one.ids, ids1step)).toBeGreaterThanOrEqual(0.995)
     expect(share(two.ids, ids2step)).toBeGreaterThanOrEqual(0.995)

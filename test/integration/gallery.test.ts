@@ -179,7 +179,9 @@ describe('saving and browsing', () => {
 
   it('searches (every word, case-insensitive) and filters by pack, class, mode, favorite and time', async () => {
     expect((await list({ text: 'EMOJI32 2step' })).total).toBe(3) // B's two and C's 2step
-    expect((await list({ text: jobB.className.split(' / ')[1]?.split(' ')[0]?.toUpperCase() })).total).toBe(2)
+    expect(
+      (await list({ text: (jobB.className ?? '').split(' / ')[1]?.split(' ')[0]?.toUpperCase() })).total,
+    ).toBe(2)
     expect(await ids({ text: '43' })).toEqual([jobA.images[1]?.galleryId])
     expect((await list({ text: 'emoji32 nothing-like-this' })).total).toBe(0)
     expect((await list({ packId: 'emoji32' })).total).toBe(10)

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodePngRgb, encodePng } from '../../main/engine/output/png.ts'
 import { packManifestJsonSchema } from '../../main/engine/packs/jsonSchema.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
-import type { PackManifest } from '../../main/engine/packs/manifest.ts'
+import { classesOf, type PackManifest } from '../../main/engine/packs/manifest.ts'
 import { EventBus } from '../../main/ipc/eventBus.ts'
 import { createServeServer } from '../../main/serve/httpServer.ts'
 import { PackService } from '../../main/services/packService.ts'
@@ -71,7 +71,7 @@ describe('the examples entry of a manifest', () => {
   let classes: number
   beforeAll(() => {
     tmp = tempDir('examples')
-    classes = readManifest(SOURCE).conditioning.classes.length
+    classes = classesOf(readManifest(SOURCE)).length
   })
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
@@ -89,11 +89,11 @@ describe('the examples entry of a manifest', () => {
       file: 'examples.png',
       perClass: 4,
       cell: [32, 32],
-      rows: manifest.conditioning.classes.length,
+      rows: classesOf(manifest).length,
       sha256: manifest.files['examples.png']?.sha256,
     })
     const sheet = decodePngRgb(fs.readFileSync(path.join(DEFAULT_PACK, 'examples.png')))
-    expect([sheet.width, sheet.height]).toEqual([4 * 32, manifest.conditioning.classes.length * 32])
+    expect([sheet.width, sheet.height]).toEqual([4 * 32, classesOf(manifest).length * 32])
   })
 
   it('a pack without examples stays valid, with none', async () => {

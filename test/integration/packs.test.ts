@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
 import { gaussianNoiseBatch } from '../../main/engine/noise.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
-import type { PackManifest } from '../../main/engine/packs/manifest.ts'
+import { type PackManifest, requireGraph } from '../../main/engine/packs/manifest.ts'
+import { NULL } from '../../main/engine/text/tokenizer.ts'
 import { packDirsUnderTest, SMOKE_PACK_DIR } from '../support/packs.ts'
 import { type Fixture, type FixtureTensor, maxAbsDiff, toOrt } from '../support/parity.ts'
 
@@ -17,6 +18,18 @@ async function session(dir: string, file: string): Promise<ort.InferenceSession>
     executionProviders: ['cpu'],
     logSeverityLevel: 3,
   })
+}
+
+/** The generator's condition for one image: class 0, or a text pack's null prompt through its text encoder. */
+async function conditionOf(dir: string, manifest: PackManifest): Promise<Record<string, ort.Tensor>> {
+  const c = manifest.conditioning
+  if (c.kind === 'class') return { class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]) }
+  const encoder = await session(dir, requireGraph(manifest, 'textEncoder').file)
+  const ids = new BigInt64Array(c.maxTokens)
+  ids[0] = BigInt(NULL)
+  const { cond } = await encoder.run({ prompt_ids: new ort.Tensor('int64', ids, [1, c.maxTokens]) })
+  await encoder.release()
+  return { cond: cond as ort.Tensor }
 }
 
 const dirs = packDirsUnderTest()
@@ -44,13 +57,17 @@ describe('model packs', () => {
       > & {
         tolerance: number
       }
-      // parity.json names each fixture after its graph's file; the teacher's graph depends on the family.
+      // parity.json names each fixture after its graph's file; the teacher's graph depends on the family, and a
+      // text pack adds its text encoder and teacher prefill.
       const files = {
         generator: 'generator.onnx',
         decoder: 'decoder.onnx',
         ...(manifest.family === 'var'
           ? { teacher_scale: 'teacher_scale.onnx' }
           : { teacher_step: 'teacher_step.onnx' }),
+        ...(manifest.conditioning.kind === 'text'
+          ? { text_encoder: 'text_encoder.onnx', teacher_prefill: 'teacher_prefill.onnx' }
+          : {}),
       }
       for (const [graph, file] of Object.entries(files)) {
         const fixture = parity[graph] as Fixture
@@ -90,7 +107,7 @@ describe('model packs', () => {
         prefix_ids: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
         t: new ort.Tensor('int64', BigInt64Array.of(0n), []),
         split_t: new ort.Tensor('int64', BigInt64Array.of(BigInt(manifest.sampling.splitT)), []),
-        class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+        ...(await conditionOf(dir, manifest)),
       })
       const ids = out.ids?.data as BigInt64Array
       expect([...ids].every((v) => v >= 0n && v < BigInt(tokens.codebookSize))).toBe(true)

@@ -13,7 +13,7 @@ import { checkGraphIo } from '../../main/engine/packs/graphCheck.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import type { PackManifest } from '../../main/engine/packs/manifest.ts'
 import { type ImportLimits, type PackEntry, PackRegistry } from '../../main/engine/packs/registry.ts'
-import { COMMITTED_PACKS_DIR, SMOKE_PACK_DIR } from '../support/packs.ts'
+import { COMMITTED_PACKS_DIR, SMOKE_PACK_DIR, textPackDir } from '../support/packs.ts'
 
 const DEFAULT_PACK = path.join(COMMITTED_PACKS_DIR, 'emoji32')
 // `npm test` builds the smoke pack first. Run alone without it, the committed pack serves as the source: every
@@ -216,7 +216,7 @@ describe('PackRegistry.scan', () => {
 
 describe('checkGraphIo', () => {
   it('finds nothing wrong with the real packs', async () => {
-    for (const dir of new Set([SOURCE, DEFAULT_PACK])) {
+    for (const dir of new Set([SOURCE, DEFAULT_PACK, textPackDir()])) {
       const loaded = await loadPack(dir)
       if (!loaded.ok) throw new Error(loaded.problems.join('; '))
       expect(await checkGraphIo(dir, loaded.manifest)).toEqual([])
@@ -250,6 +250,15 @@ describe('checkGraphIo', () => {
 })
 
 describe('PackRegistry.importPack', () => {
+  it('imports a text pack with its tokenizer, which checks prompts once it is in place', async () => {
+    const registry = makeRegistry()
+    const entry = await registry.importPack(textPackDir())
+    expect(entry).toMatchObject({ status: 'ready', source: 'user', problems: [] })
+    expect(fs.readdirSync(entry.dir)).toContain('tokenizer.json')
+    expect(entry.tokenizer?.check('noto heart').words).toEqual(['noto', 'heart'])
+    expect(entry.manifest?.conditioning.kind).toBe('text')
+  })
+
   it('imports a folder: validated, renamed into place, only the listed files copied', async () => {
     const source = copyPack(path.join(tmp, 'src'), 'imported')
     fs.writeFileSync(path.join(source, 'notes.txt'), 'not listed')

@@ -23,3 +23,21 @@ export function packDirsUnderTest(): string[] {
     : []
   return [...committed, SMOKE_PACK_DIR, ...extra]
 }
+
+/** The shipped text pack (format revision 1.3), once it is committed. */
+export const SHIPPED_TEXT_PACK_DIR = path.join(COMMITTED_PACKS_DIR, 'emoji32-text')
+/** The development text pack the pipeline writes before the shipped one exists. */
+export const DEV_TEXT_PACK_DIR = path.join(REPO_ROOT, 'models', '.cache', 'packs', 'emoji32-text-dev')
+
+/**
+ * The text pack the text tests run on: the shipped one, else the development one. Throws (failing the tests that
+ * need it, with this message) when there is neither: text packs are part of every test run.
+ */
+export function textPackDir(): string {
+  for (const dir of [SHIPPED_TEXT_PACK_DIR, DEV_TEXT_PACK_DIR])
+    if (fs.existsSync(path.join(dir, 'manifest.json'))) return dir
+  throw new Error(
+    `no text pack to test: neither ${SHIPPED_TEXT_PACK_DIR} nor ${DEV_TEXT_PACK_DIR} has a manifest.json ` +
+      '(build one with `npm run models:build -- emoji32-text`)',
+  )
+}

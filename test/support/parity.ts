@@ -10,6 +10,8 @@ import { gaussianNoise } from '../../main/engine/noise.ts'
 import { openPackRuntime, type PackRuntime } from '../../main/engine/packRuntime.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
 import type { PackManifest } from '../../main/engine/packs/manifest.ts'
+import type { SampleInput } from '../../main/engine/sampling/samplers.ts'
+import { encodePrompts } from '../../main/engine/text/promptEncoding.ts'
 
 export interface FixtureTensor {
   dtype: 'float32' | 'int64' | 'uint8'
@@ -17,15 +19,17 @@ export interface FixtureTensor {
   data: number[]
 }
 export type Fixture = { inputs: Record<string, FixtureTensor>; outputs: Record<string, FixtureTensor> }
-export interface StudentFixture {
-  classes: number[]
+/** A class pack's fixtures name each image's class; a text pack's its prompt's token ids (`promptIds`). */
+export interface ConditionFixture {
+  classes?: number[]
+  promptIds?: number[][]
   seeds: number[]
+}
+export interface StudentFixture extends ConditionFixture {
   ids1step: number[][]
   ids2step: number[][]
 }
-export interface ExactTeacherFixture {
-  classes: number[]
-  seeds: number[]
+export interface ExactTeacherFixture extends ConditionFixture {
   tokens: number[][]
 }
 /** parity.json: a fixture per graph (named after its file), the tolerance, and the sampling fixtures. */
@@ -98,4 +102,26 @@ export function noiseOf(manifest: PackManifest, seeds: number[]): Float32Array {
 export function share(ids: Int32Array, expected: number[][]): number {
   const flat = expected.flat()
   return flat.filter((v, i) => ids[i] === v).length / flat.length
+}
+
+/**
+ * The samplers' input for a sampling fixture's images: dd-noise-v1 of the seeds, and the classes or, for a text
+ * pack, the prompts' encodings through text_encoder.onnx with the null prompt as the unconditional branch (what
+ * the pipeline's pairs were guided with).
+ */
+export async function fixtureInput(rt: PackRuntime, fixture: ConditionFixture): Promise<SampleInput> {
+  const noise = noiseOf(rt.manifest, fixture.seeds)
+  if (!fixture.promptIds) return { classes: fixture.classes ?? [], noise, seeds: fixture.seeds }
+  if (!rt.tokenizer) throw new Error(`pack '${rt.manifest.id}' has prompt fixtures but no tokenizer`)
+  const nullIds = rt.tokenizer.check('').ids
+  const rows = await encodePrompts(rt, [...fixture.promptIds, nullIds])
+  const uncondRow = rows.pop() as Float32Array
+  const per = uncondRow.length
+  const cond = new Float32Array(per * rows.length)
+  const uncond = new Float32Array(per * rows.length)
+  rows.forEach((row, i) => {
+    cond.set(row, i * per)
+    uncond.set(uncondRow, i * per)
+  })
+  return { classes: [], noise, seeds: fixture.seeds, cond, uncond }
 }

@@ -33,6 +33,7 @@ function row(i: number, over: Partial<IndexRow> = {}): IndexRow {
     classIndex: i % 5,
     className:
       ['noto / Animals', 'twemoji / Food', 'noto / Faces', 'fluent / Hearts', 'Plants_100%'][i % 5] ?? null,
+    prompt: null,
     seed: 1000 + i,
     timings: { tokenMs: 1, decodeMs: 2, otherMs: 3, totalMs: 6 },
     favorite: i % 3 === 0,
@@ -75,13 +76,33 @@ describe('gallery index: schema', () => {
     const db = new DatabaseSync(newer)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`)
     db.close()
-    expect(() => GalleryIndex.open(newer)).toThrow(/schema version 2 is not one this app knows/)
+    expect(() => GalleryIndex.open(newer)).toThrow(
+      new RegExp(`schema version ${SCHEMA_VERSION + 1} is not one this app knows`),
+    )
 
     const wrong = path.join(dir, 'wrong.sqlite')
     const other = new DatabaseSync(wrong)
     other.exec(`CREATE TABLE images (id TEXT PRIMARY KEY); PRAGMA user_version = ${SCHEMA_VERSION}`)
     other.close()
     expect(() => GalleryIndex.open(wrong)).toThrow(IndexDamagedError)
+  })
+
+  it('brings an index from before prompts up to date, keeping its rows, and searches prompts', () => {
+    const { index, file } = openIn()
+    index.write({ upsert: [row(1), row(2)] })
+    index.close()
+    // What a version-1 index looks like: no prompt column.
+    const old = new DatabaseSync(file)
+    old.exec('ALTER TABLE images DROP COLUMN prompt; PRAGMA user_version = 1')
+    old.close()
+    const again = GalleryIndex.open(file)
+    expect(again.get(row(1).id)).toMatchObject({ seed: 1001, prompt: null })
+    again.write({
+      upsert: [row(3, { classIndex: null, className: null, prompt: 'a Red heart with sparkles' })],
+    })
+    expect(again.query({ text: 'red SPARKLES' }).items.map((i) => i.id)).toEqual([row(3).id])
+    expect(again.get(row(3).id)).toMatchObject({ prompt: 'a Red heart with sparkles', className: null })
+    again.close()
   })
 
   it('reads rows defensively: a hand-edited row yields nulls, not a crash', () => {

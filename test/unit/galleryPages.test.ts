@@ -21,6 +21,7 @@ function item(i: number): GalleryItem {
     mode: '1step',
     classIndex: 0,
     className: 'noto / Animals',
+    prompt: null,
     seed: i,
     timings: null,
     favorite: false,

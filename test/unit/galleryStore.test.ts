@@ -45,6 +45,8 @@ function resultOf(images: (TestImage & { png?: Uint8Array })[]): GenerationResul
     packId: 'emoji32',
     classIndex: 0,
     className: 'noto / Animals',
+    prompt: null,
+    promptNotes: [],
     seed: 42,
     modes: ['1step'],
     provider: 'cpu',

@@ -315,3 +315,50 @@ describe('settingsFromA1111', () => {
     ])
   })
 })
+
+describe("a text pack's image (revision 1.3)", () => {
+  const textMeta = (negative: string | null) =>
+    metadataOf({
+      pack: { ...metadataOf().pack, id: 'emoji32-text' },
+      class: null,
+      prompt: { text: 'a red heart,\nnoto style', negative, ids: [2, 7, 39, 0] },
+    })
+
+  it('writes the prompt and the negative prompt as A1111 does, and Conditioning: text for the class index', () => {
+    const text = formatParameters(textMeta('blue: sad'), { tokens: TOKENS })
+    expect(text.split('\n').slice(0, 3)).toEqual(['a red heart,', 'noto style', 'Negative prompt: blue: sad'])
+    const parsed = parseParameters(text)
+    expect(parsed).toMatchObject({ prompt: 'a red heart,\nnoto style', negativePrompt: 'blue: sad' })
+    expect(parsed.settings).toMatchObject({ Model: 'emoji32-text', Conditioning: 'text' })
+    expect(parsed.settings['Class index']).toBeUndefined()
+    expect(parseParameters(formatParameters(textMeta(null))).negativePrompt).toBe('')
+  })
+
+  it('gives back the prompt and negative prompt, not a class, for "Use these settings"', () => {
+    expect(settingsFromMetadata(textMeta('blue'))).toEqual({
+      packId: 'emoji32-text',
+      mode: '2step',
+      prompt: 'a red heart,\nnoto style',
+      negativePrompt: 'blue',
+      seed: 123,
+      tList: [0, 16],
+      hybrid: { start: 4, end: 12 },
+      teacher: { cfgScale: 3, temperature: 1, topK: 512, topP: 0.95 },
+    })
+    expect(settingsFromMetadata(textMeta(null)).negativePrompt).toBeUndefined()
+    const a1111 = settingsFromA1111(parseParameters(formatParameters(textMeta('blue'))))
+    expect(a1111.request).toMatchObject({
+      prompt: 'a red heart,\nnoto style',
+      negativePrompt: 'blue',
+      seed: 123,
+    })
+    expect(a1111.request.class).toBeUndefined()
+    expect(a1111.notApplicable).not.toContain('Conditioning')
+  })
+
+  it('refuses metadata with neither a class nor a prompt', () => {
+    expect(() => parseMetadata({ ...metadataOf(), class: null })).toThrow(
+      'dd-studio metadata: class: is null, so the image needs a prompt',
+    )
+  })
+})

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_COMPARE_MODES, type GenerateRequest, MAX_SEED } from '../../common/generation.ts'
 import { AppError } from '../../common/result.ts'
-import { PackManifestSchema } from '../../main/engine/packs/manifest.ts'
+import { classesOf, PackManifestSchema } from '../../main/engine/packs/manifest.ts'
 import { type GenerationPlan, planGeneration } from '../../main/engine/plan.ts'
 import { createDispatcher, type Handlers } from '../../main/ipc/dispatcher.ts'
 import { COMMITTED_PACKS_DIR } from '../support/packs.ts'
@@ -40,7 +40,7 @@ function expectInvalid(request: GenerateRequest, field: string): string {
 describe('the committed pack (what these tests assume of it)', () => {
   it('is emoji32: 36 classes, 64 tokens, a 512-entry codebook', () => {
     expect(manifest.id).toBe('emoji32')
-    expect(manifest.conditioning.classes).toHaveLength(36)
+    expect(classesOf(manifest)).toHaveLength(36)
     expect(manifest.tokens.count).toBe(64)
     expect(manifest.tokens.codebookSize).toBe(512)
   })

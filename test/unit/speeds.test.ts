@@ -28,6 +28,8 @@ function jobResult(
     packId: options.packId ?? 'emoji32',
     classIndex: 0,
     className: 'a class',
+    prompt: null,
+    promptNotes: [],
     seed: 1,
     modes,
     provider: options.provider ?? 'cpu',

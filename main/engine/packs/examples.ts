@@ -42,6 +42,8 @@ export async function checkExamples(dir: string, manifest: PackManifest): Promis
   const listed = manifest.files[entry.file]
   if (!listed) return refuse(`${where} has no entry in files, so it cannot be checked`)
 
+  if (manifest.conditioning.kind !== 'class')
+    return refuse(`${where}: a sheet has a row per class, and a text pack has no classes`)
   const classes = manifest.conditioning.classes
   const [cellWidth, cellHeight] = entry.cell
   const width = entry.perClass * cellWidth

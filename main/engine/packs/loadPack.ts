@@ -9,6 +9,8 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
+import { readPackTokenizer } from '../text/packTokenizer.ts'
+import type { WordTokenizer } from '../text/tokenizer.ts'
 import { checkExamples, type PackExamples } from './examples.ts'
 import { CheckedPackManifestSchema, PACK_FORMAT_VERSION, type PackManifest } from './manifest.ts'
 
@@ -19,6 +21,8 @@ export type LoadedPack =
       manifest: PackManifest
       /** The examples sheet when the manifest has one and it matches its entry; null otherwise. */
       examples: PackExamples | null
+      /** A text pack's word tokenizer (conditioning.tokenizer), checked; null for a class pack. */
+      tokenizer: WordTokenizer | null
       /** Why optional parts of the pack are left out, naming the field or file; the pack is usable anyway. */
       warnings: string[]
     }
@@ -69,6 +73,9 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
     manifest.graphs.decoder.file,
     manifest.graphs.teacherStep?.file,
     manifest.graphs.teacherScale?.file,
+    manifest.graphs.textEncoder?.file,
+    manifest.graphs.teacherPrefill?.file,
+    manifest.conditioning.kind === 'text' ? manifest.conditioning.tokenizer.file : undefined,
     manifest.codebook.file,
   ].filter((name): name is string => name !== undefined)
   for (const name of referenced) {
@@ -89,7 +96,14 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
     }
   }
   if (problems.length) return { ok: false, dir, problems }
+  // After the sha256 check, so the file read is the one the pipeline wrote.
+  let tokenizer: WordTokenizer | null
+  try {
+    tokenizer = await readPackTokenizer(dir, manifest)
+  } catch (err) {
+    return { ok: false, dir, problems: [(err as Error).message] }
+  }
   // Only now: a sheet whose bytes fail their sha256 has already made the pack broken above.
   const { examples, problems: warnings } = await checkExamples(dir, manifest)
-  return { ok: true, dir, manifest, examples, warnings }
+  return { ok: true, dir, manifest, examples, tokenizer, warnings }
 }

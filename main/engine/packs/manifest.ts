@@ -48,6 +48,42 @@ const License = z.looseObject({
   attribution: z.string().optional(),
 })
 
+const ClassConditioning = z.strictObject({
+  kind: z.literal('class'),
+  nullClass: z.number().int().nonnegative(),
+  classes: z
+    .array(
+      z.strictObject({
+        index: z.number().int().nonnegative(),
+        name: z.string().min(1).max(200),
+        /** Revision 1.2: other names of the class (e.g. WordNet lemmas) for search and prompt matching. */
+        synonyms: z.array(z.string().min(1).max(200)).max(64).optional(),
+      }),
+    )
+    .min(1)
+    .max(100_000),
+})
+
+/** The longest example prompt a manifest may carry (the request's own limit). */
+export const MAX_EXAMPLE_PROMPT_CHARS = 2000
+
+/**
+ * Revision 1.3: a pack conditioned on a prompt. The word tokenizer (tokenizer.json) turns the prompt into
+ * `maxTokens` slots (BOS and at most maxTokens - 1 words), which text_encoder.onnx turns into `cond`.
+ */
+const TextConditioning = z.strictObject({
+  kind: z.literal('text'),
+  tokenizer: z.strictObject({ file: fileName.regex(/\.json$/, 'must be a .json file') }),
+  /** Prompt slots T: BOS plus at most T - 1 words. */
+  maxTokens: z.number().int().min(2).max(256),
+  /** The null prompt was trained (caption dropout): an empty prompt asks for an unconditional image. */
+  unconditional: z.boolean(),
+  /** Guidance's unconditional branch may take a (negative) prompt's slots instead of the null prompt's. */
+  negativePrompt: z.boolean(),
+  /** Training captions, for "surprise me" and as examples. */
+  examplePrompts: z.array(z.string().min(1).max(MAX_EXAMPLE_PROMPT_CHARS)).max(500),
+})
+
 export const PackManifestSchema = z.strictObject({
   format: z.literal(PACK_FORMAT),
   formatVersion: z.literal(PACK_FORMAT_VERSION),
@@ -60,21 +96,7 @@ export const PackManifestSchema = z.strictObject({
   version: z.string().regex(/^\d+\.\d+\.\d+$/, 'must be MAJOR.MINOR.PATCH'),
   description: z.string().max(2000),
   family: z.enum(['llamagen', 'var']),
-  conditioning: z.strictObject({
-    kind: z.enum(['class', 'text']),
-    nullClass: z.number().int().nonnegative(),
-    classes: z
-      .array(
-        z.strictObject({
-          index: z.number().int().nonnegative(),
-          name: z.string().min(1).max(200),
-          /** Revision 1.2: other names of the class (e.g. WordNet lemmas) for search and prompt matching. */
-          synonyms: z.array(z.string().min(1).max(200)).max(64).optional(),
-        }),
-      )
-      .min(1)
-      .max(100_000),
-  }),
+  conditioning: z.discriminatedUnion('kind', [ClassConditioning, TextConditioning]),
   image: z.strictObject({
     width: z.number().int().positive().max(4096),
     height: z.number().int().positive().max(4096),
@@ -133,6 +155,13 @@ export const PackManifestSchema = z.strictObject({
     teacherStep: TeacherStepSpec.optional(),
     /** Revision 1.2, required by the 'var' family: the teacher's logits for every token of one scale. */
     teacherScale: GraphSpec.optional(),
+    /** Revision 1.3, required by text packs: prompt_ids [batch, T] -> cond [batch, T, width]. */
+    textEncoder: GraphSpec.optional(),
+    /**
+     * Revision 1.3, required by text packs with a teacher step: cond -> token 0's logits and the KV cache of the
+     * prompt's slots, whose `layers`, `heads` and `headDim` are the teacher step's.
+     */
+    teacherPrefill: TeacherStepSpec.optional(),
   }),
   codebook: z.strictObject({
     file: fileName,
@@ -169,8 +198,9 @@ export const PackManifestSchema = z.strictObject({
 
 /**
  * What a manifest must hold for its family, checked after the fields' own schema: a 'llamagen' pack has a
- * teacher step graph, a 'var' pack the scales and a teacher scale graph. Not part of the generated JSON Schema
- * (cross-field rules); the pipeline's exporters write both families to this rule and the app enforces it.
+ * teacher step graph, a 'var' pack the scales and a teacher scale graph; a text pack its text graphs
+ * (conditioningProblems). Not part of the generated JSON Schema (cross-field rules); the pipeline's exporters
+ * write both families to this rule and the app enforces it.
  */
 export function familyProblems(m: z.infer<typeof PackManifestSchema>): { path: string[]; message: string }[] {
   const problems: { path: string[]; message: string }[] = []
@@ -201,6 +231,102 @@ export function familyProblems(m: z.infer<typeof PackManifestSchema>): { path: s
     }
   }
   problems.push(...stepProblems(m))
+  problems.push(...conditioningProblems(m))
+  return problems
+}
+
+type Problem = { path: string[]; message: string }
+
+/**
+ * Revision 1.3: what the conditioning kind asks of the graphs. A text pack is a 'llamagen' pack whose condition
+ * enters as `cond` [batch, T, width] from its text encoder: the generator and the teacher prefill take it, the
+ * teacher step takes no class, and T is the tokenizer's `maxTokens` everywhere. A class pack has none of the
+ * text graphs.
+ */
+function conditioningProblems(m: z.infer<typeof PackManifestSchema>): Problem[] {
+  const problems: Problem[] = []
+  const c = m.conditioning
+  const { graphs } = m
+  if (c.kind === 'class') {
+    for (const name of ['textEncoder', 'teacherPrefill'] as const)
+      if (graphs[name])
+        problems.push({ path: ['graphs', name], message: "belongs to text packs (conditioning.kind 'text')" })
+    return problems
+  }
+  if (m.family !== 'llamagen')
+    problems.push({ path: ['conditioning', 'kind'], message: "text packs are family 'llamagen' only" })
+  if (!m.files[c.tokenizer.file])
+    problems.push({
+      path: ['conditioning', 'tokenizer', 'file'],
+      message: `'${c.tokenizer.file}' has no entry in files`,
+    })
+  if (!graphs.textEncoder)
+    problems.push({ path: ['graphs', 'textEncoder'], message: 'is required for a text pack' })
+  if (graphs.teacherStep && !graphs.teacherPrefill)
+    problems.push({
+      path: ['graphs', 'teacherPrefill'],
+      message: 'is required for a text pack with a teacherStep',
+    })
+  if (graphs.teacherPrefill && !graphs.teacherStep)
+    problems.push({ path: ['graphs', 'teacherPrefill'], message: 'is only used with a teacherStep' })
+  if (graphs.teacherPrefill && graphs.teacherStep)
+    for (const key of ['layers', 'heads', 'headDim'] as const)
+      if (graphs.teacherPrefill[key] !== graphs.teacherStep[key])
+        problems.push({
+          path: ['graphs', 'teacherPrefill', key],
+          message: `is ${graphs.teacherPrefill[key]}, but the teacherStep's cache has ${graphs.teacherStep[key]}`,
+        })
+
+  const T = c.maxTokens
+  const widths = new Set<number>()
+  /** A `cond` tensor: [batch, T, width], T the prompt slots and width one number across the graphs. */
+  const checkCond = (path: string[], spec: { shape: (number | string)[] } | undefined, required: string) => {
+    if (!spec) {
+      problems.push({ path, message: required })
+      return
+    }
+    const [, slots, width] = spec.shape
+    if (spec.shape.length !== 3 || slots !== T || typeof width !== 'number')
+      problems.push({
+        path: [...path, 'shape'],
+        message: `must be [batch, ${T}, width] (T = conditioning.maxTokens, width a number), not [${spec.shape.join(', ')}]`,
+      })
+    else widths.add(width)
+  }
+  if (graphs.textEncoder) {
+    const ids = graphs.textEncoder.inputs.prompt_ids
+    if (!ids)
+      problems.push({ path: ['graphs', 'textEncoder', 'inputs', 'prompt_ids'], message: 'is required' })
+    else if (ids.dtype !== 'int64' || ids.shape.length !== 2 || ids.shape[1] !== T)
+      problems.push({
+        path: ['graphs', 'textEncoder', 'inputs', 'prompt_ids'],
+        message: `must be int64 [batch, ${T}] (T = conditioning.maxTokens)`,
+      })
+    checkCond(['graphs', 'textEncoder', 'outputs', 'cond'], graphs.textEncoder.outputs.cond, 'is required')
+  }
+  checkCond(
+    ['graphs', 'generator', 'inputs', 'cond'],
+    graphs.generator.inputs.cond,
+    "is required for a text pack (it takes the text encoder's output instead of class_ids)",
+  )
+  if (graphs.teacherPrefill)
+    checkCond(
+      ['graphs', 'teacherPrefill', 'inputs', 'cond'],
+      graphs.teacherPrefill.inputs.cond,
+      'is required',
+    )
+  if (widths.size > 1)
+    problems.push({
+      path: ['graphs'],
+      message: `the cond tensors disagree on their width (${[...widths].join(', ')})`,
+    })
+  for (const name of ['generator', 'teacherStep'] as const) {
+    if (graphs[name]?.inputs.class_ids)
+      problems.push({
+        path: ['graphs', name, 'inputs', 'class_ids'],
+        message: 'belongs to class packs; a text pack is conditioned through cond',
+      })
+  }
   return problems
 }
 
@@ -251,6 +377,18 @@ export const CheckedPackManifestSchema = PackManifestSchema.superRefine((m, ctx)
 })
 
 export type PackManifest = z.infer<typeof PackManifestSchema>
+export type ClassConditioningOf = z.infer<typeof ClassConditioning>
+export type TextConditioningOf = z.infer<typeof TextConditioning>
+
+/** A class pack's classes; empty for a text pack. */
+export function classesOf(manifest: PackManifest): ClassConditioningOf['classes'] {
+  return manifest.conditioning.kind === 'class' ? manifest.conditioning.classes : []
+}
+
+/** A text pack's conditioning; null for a class pack. */
+export function textConditioningOf(manifest: PackManifest): TextConditioningOf | null {
+  return manifest.conditioning.kind === 'text' ? manifest.conditioning : null
+}
 export type GraphName = keyof PackManifest['graphs']
 export type GraphSpecOf = z.infer<typeof GraphSpec>
 

@@ -204,6 +204,7 @@ export class PackRegistry {
         problems: [],
         warnings: loaded.warnings,
         examples: loaded.examples,
+        tokenizer: loaded.tokenizer,
         manifestSha256,
       }
     }
@@ -216,6 +217,7 @@ export class PackRegistry {
       problems: [...loaded.problems],
       warnings: [],
       examples: null,
+      tokenizer: null,
       manifestSha256,
     }
   }

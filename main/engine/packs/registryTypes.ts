@@ -2,6 +2,8 @@
  * The types the registry's modules share. They live apart from registry.ts so that the importer, the cache and
  * the watcher can name them without importing the registry that imports them.
  */
+
+import type { WordTokenizer } from '../text/tokenizer.ts'
 import type { PackExamples } from './examples.ts'
 import type { PackManifest } from './manifest.ts'
 
@@ -26,6 +28,8 @@ export interface PackEntry {
   warnings: string[]
   /** The pack's checked examples sheet; null when it has none, when that sheet is unusable or the pack is broken. */
   examples: PackExamples | null
+  /** A ready text pack's word tokenizer; null for class packs and broken packs. */
+  tokenizer: WordTokenizer | null
   /** sha256 of manifest.json as it is on disk (null when it cannot be read): identifies the exact pack. */
   manifestSha256: string | null
 }

@@ -1,7 +1,8 @@
 /**
- * The sampling modes, on onnxruntime sessions of one pack. Every mode turns (classes, noise) into token ids and
- * the latents the decoder takes; the noise is dd-noise-v1 of each image's seed, so a seed means the same image
- * here, on any provider, and in the Python pipeline.
+ * The sampling modes, on onnxruntime sessions of one pack. Every mode turns (condition, noise) into token ids
+ * and the latents the decoder takes; the condition is a class, or a text pack's encoded prompt; the noise is
+ * dd-noise-v1 of each image's seed, so a seed means the same image here, on any provider, and in the Python
+ * pipeline.
  *
  *   dd        the DD student: one generator run per entry of t_list (1-step: [0]; 2-step: [0, t2]; or custom).
  *             Each run keeps the ids before t and sees the same noise from t on.
@@ -28,11 +29,22 @@ import { flowMapSupport } from './flowMap.ts'
 import { sampleCategorical, shapeDistribution, type TeacherSampling } from './shaping.ts'
 
 export interface SampleInput {
+  /** A class pack's class of every image; unused (may be left empty) for a text pack. */
   classes: number[]
   /** dd-noise-v1 of every image, concatenated: [B, tokens, codebookDim]. */
   noise: Float32Array
-  /** Per image, for the stochastic teacher's uniform stream. */
+  /** Per image, for the stochastic teacher's uniform stream; B is its length. */
   seeds: number[]
+  /**
+   * A text pack's condition: text_encoder.onnx's output for every image's prompt, [B, T, width] (T the pack's
+   * maxTokens). The generator and the teacher's prefill take it instead of class ids.
+   */
+  cond?: Float32Array
+  /**
+   * A text pack's unconditional branch of guidance, [B, T, width]: the null prompt's encoding, or the negative
+   * prompt's. Needed by the teacher when it runs with guidance.
+   */
+  uncond?: Float32Array
 }
 
 export interface SampleHooks {
@@ -73,9 +85,9 @@ export async function sampleDD(
 ): Promise<TokensOut> {
   const n = rt.manifest.tokens.count
   const d = rt.manifest.tokens.codebookDim
-  const b = input.classes.length
+  const b = input.seeds.length
   const noise = new ort.Tensor('float32', input.noise, [b, n, d])
-  const classIds = int64(input.classes, [b])
+  const condition = generatorCondition(rt, input)
   let ids = prefix ?? new Int32Array(b * n)
   let latents: Float32Array = new Float32Array(0)
   for (const [k, t] of tList.entries()) {
@@ -85,7 +97,7 @@ export async function sampleDD(
       prefix_ids: int64(ids, [b, n]),
       t: scalar(t),
       split_t: scalar(splitT),
-      class_ids: classIds,
+      ...condition,
     })
     const outIds = out.ids?.data as BigInt64Array | undefined
     const outLatents = out.latents?.data as Float32Array | undefined
@@ -95,6 +107,31 @@ export async function sampleDD(
     hooks.onStep?.(k + 1, tList.length)
   }
   return { ids, latents }
+}
+
+/** The generator's condition input: `cond` for a text pack, `class_ids` for a class pack. */
+function generatorCondition(rt: PackRuntime, input: SampleInput): Record<string, ort.Tensor> {
+  const b = input.seeds.length
+  if (rt.manifest.conditioning.kind === 'text')
+    return { cond: condTensor(rt, requireCond(input.cond, 'cond'), b) }
+  if (input.classes.length !== b)
+    throw new Error(`${input.classes.length} classes for ${b} seeds: every image needs its class`)
+  return { class_ids: int64(input.classes, [b]) }
+}
+
+function requireCond(value: Float32Array | undefined, name: 'cond' | 'uncond'): Float32Array {
+  if (!value) throw new Error(`a text pack samples from the prompt's encoding, but the input has no ${name}`)
+  return value
+}
+
+/** A [rows, T, width] tensor of prompt encodings; T is the pack's maxTokens, width follows from the length. */
+function condTensor(rt: PackRuntime, data: Float32Array, rows: number): ort.Tensor {
+  const c = rt.manifest.conditioning
+  const slots = c.kind === 'text' ? c.maxTokens : 0
+  const width = data.length / (rows * slots)
+  if (!Number.isInteger(width) || width < 1)
+    throw new Error(`a prompt encoding of ${data.length} values is not [${rows}, ${slots}, width]`)
+  return new ort.Tensor('float32', data, [rows, slots, width])
 }
 
 /** Codebook vectors of ids: the latents of the teacher's sequences. */
@@ -168,9 +205,28 @@ function isGuided(rt: PackRuntime, sampling: TeacherSampling): boolean {
 
 /** The class ids of a teacher batch: the images' classes, then (with guidance) as many nullClass rows. */
 function teacherClasses(rt: PackRuntime, classes: number[], guided: boolean): ort.Tensor {
-  const nullClass = rt.manifest.conditioning.nullClass
+  const c = rt.manifest.conditioning
+  if (c.kind !== 'class') throw new Error(`pack '${rt.manifest.id}' is conditioned on text, not classes`)
+  const nullClass = c.nullClass
   const rows = guided ? [...classes, ...classes.map(() => nullClass)] : classes
   return int64(rows, [rows.length])
+}
+
+/**
+ * A text pack's teacher prefill input: the images' prompt encodings, then (with guidance) their unconditional
+ * ones (the null or the negative prompt's), as for class packs' nullClass rows.
+ */
+function teacherCond(rt: PackRuntime, input: SampleInput, guided: boolean): ort.Tensor {
+  const b = input.seeds.length
+  const cond = requireCond(input.cond, 'cond')
+  if (!guided) return condTensor(rt, cond, b)
+  const uncond = requireCond(input.uncond, 'uncond')
+  if (uncond.length !== cond.length)
+    throw new Error(`uncond has ${uncond.length} values, cond ${cond.length}: they must be the same shape`)
+  const both = new Float32Array(2 * cond.length)
+  both.set(cond, 0)
+  both.set(uncond, cond.length)
+  return condTensor(rt, both, 2 * b)
 }
 
 /**
@@ -192,7 +248,9 @@ export async function sampleTeacher(
 
 /**
  * LlamaGen's teacher, one KV-cached step per token. Positions < start are taken from `prefix` (the teacher still
- * reads them to build its cache); positions start..stop-1 are chosen; later positions stay 0.
+ * reads them to build its cache); positions start..stop-1 are chosen; later positions stay 0. A class pack's step
+ * at pos 0 feeds the class; a text pack's prefill runs the prompt's slots instead and gives token 0's logits,
+ * then each step pos >= 1 feeds token pos - 1 with no class input.
  */
 async function sampleTeacherTokens(
   rt: PackRuntime,
@@ -205,12 +263,13 @@ async function sampleTeacherTokens(
   const n = rt.manifest.tokens.count
   const vocab = rt.manifest.tokens.codebookSize
   const { layers, heads, headDim } = requireGraph(rt.manifest, 'teacherStep')
-  const b = input.classes.length
+  const text = rt.manifest.conditioning.kind === 'text'
+  const b = input.seeds.length
   const start = range.start ?? 0
   const stop = range.stop ?? n
   const guided = isGuided(rt, sampling)
   const rows = guided ? 2 * b : b
-  const classIds = teacherClasses(rt, input.classes, guided)
+  const classIds = text ? null : teacherClasses(rt, input.classes, guided)
   const out = new Int32Array(b * n)
   if (range.prefix)
     for (let row = 0; row < b; row++)
@@ -227,18 +286,24 @@ async function sampleTeacherTokens(
         if (guided) stepIds[row + b] = prev
       }
     }
-    const result = await rt.sessions.run('teacherStep', {
-      ids: new ort.Tensor('int64', stepIds.slice(), [rows]),
-      class_ids: classIds,
-      pos: scalar(pos),
-      past_k: pastK,
-      past_v: pastV,
-    })
+    const graph = text && pos === 0 ? 'teacherPrefill' : 'teacherStep'
+    const result =
+      graph === 'teacherPrefill'
+        ? await rt.sessions.run(graph, { cond: teacherCond(rt, input, guided) })
+        : await rt.sessions.run(graph, {
+            ids: new ort.Tensor('int64', stepIds.slice(), [rows]),
+            ...(classIds ? { class_ids: classIds } : {}),
+            pos: scalar(pos),
+            past_k: pastK,
+            past_v: pastV,
+          })
     const logits = result.logits?.data as Float32Array | undefined
     const presentK = result.present_k
     const presentV = result.present_v
-    if (!logits || !presentK || !presentV)
-      throw new Error('teacher_step.onnx did not return logits and caches')
+    const file = requireGraph(rt.manifest, graph).file
+    if (!logits || !presentK || !presentV) throw new Error(`${file} did not return logits and caches`)
+    if (logits.length !== rows * vocab)
+      throw new Error(`${file} returned ${logits.length} logits, expected [${rows}, ${vocab}]`)
     pastK = presentK as ort.Tensor
     pastV = presentV as ort.Tensor
     if (pos < start) continue
@@ -271,7 +336,7 @@ async function sampleTeacherScales(
   requireGraph(rt.manifest, 'teacherScale')
   const offsets = stepOffsets(rt.manifest)
   const scales = offsets.length - 1
-  const b = input.classes.length
+  const b = input.seeds.length
   const start = range.start ?? 0
   const stop = range.stop ?? scales
   const guided = isGuided(rt, sampling)

@@ -11,8 +11,12 @@ import { AppError } from '../../../common/result.ts'
 import type { ExecutionProviderName } from '../../../common/types.ts'
 import { graphIoProblems } from '../packs/graphCheck.ts'
 import { type GraphName, type PackManifest, requireGraph } from '../packs/manifest.ts'
+import { NULL } from '../text/tokenizer.ts'
 
-/** The pack's graphs: generator, decoder, and the family's teacher (teacherStep or teacherScale). */
+/**
+ * The pack's graphs: generator, decoder, the family's teacher (teacherStep or teacherScale), and a text pack's
+ * textEncoder and teacherPrefill.
+ */
 export type { GraphName }
 
 export interface LoadedGraph {
@@ -173,11 +177,20 @@ export class PackSessions {
 
 /**
  * Batch-1 inputs of the right shapes and types, with values that are valid for every graph. teacher_scale runs
- * its last scale: the whole sequence, so a provider that cannot run the full graph fails here, not in a job.
+ * its last scale: the whole sequence, so a provider that cannot run the full graph fails here, not in a job. A
+ * text pack's graphs get the null prompt's ids, a zero `cond` and, for the teacher step, its first position
+ * after the prompt slots (pos 1 with a cache of maxTokens slots).
  */
 export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<string, ort.Tensor> {
   const n = manifest.tokens.count
   const d = manifest.tokens.codebookDim
+  const text = manifest.conditioning.kind === 'text' ? manifest.conditioning : null
+  const zeroCond = (): ort.Tensor => {
+    const [, slots, width] = requireGraph(manifest, 'generator').inputs.cond?.shape ?? []
+    if (!text || typeof slots !== 'number' || typeof width !== 'number')
+      throw new AppError('unavailable', `pack '${manifest.id}': generator.inputs.cond has no fixed shape`)
+    return new ort.Tensor('float32', new Float32Array(slots * width), [1, slots, width])
+  }
   switch (name) {
     case 'generator':
       return {
@@ -185,18 +198,28 @@ export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<str
         prefix_ids: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
         t: new ort.Tensor('int64', BigInt64Array.of(0n), []),
         split_t: new ort.Tensor('int64', BigInt64Array.of(BigInt(manifest.sampling.splitT)), []),
-        class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+        ...(text ? { cond: zeroCond() } : { class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]) }),
       }
     case 'decoder':
       return { latents: new ort.Tensor('float32', new Float32Array(n * d), [1, n, d]) }
     case 'teacherStep': {
       const { layers, heads, headDim } = requireGraph(manifest, 'teacherStep')
+      // A text pack's step starts after the prompt's maxTokens slots (the prefill's cache); a class pack's at 0.
+      const past = text ? text.maxTokens : 0
+      const cache = () =>
+        new ort.Tensor('float32', new Float32Array(layers * heads * past * headDim), [
+          layers,
+          1,
+          heads,
+          past,
+          headDim,
+        ])
       return {
         ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
-        class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
-        pos: new ort.Tensor('int64', BigInt64Array.of(0n), []),
-        past_k: new ort.Tensor('float32', new Float32Array(0), [layers, 1, heads, 0, headDim]),
-        past_v: new ort.Tensor('float32', new Float32Array(0), [layers, 1, heads, 0, headDim]),
+        ...(text ? {} : { class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]) }),
+        pos: new ort.Tensor('int64', BigInt64Array.of(text ? 1n : 0n), []),
+        past_k: cache(),
+        past_v: cache(),
       }
     }
     case 'teacherScale': {
@@ -207,6 +230,15 @@ export function warmUpFeeds(manifest: PackManifest, name: GraphName): Record<str
         class_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
       }
     }
+    case 'textEncoder': {
+      const slots = text?.maxTokens ?? 1
+      // The null prompt: NULL then PAD (the tokenizer's fixed special ids).
+      const ids = new BigInt64Array(slots)
+      ids[0] = BigInt(NULL)
+      return { prompt_ids: new ort.Tensor('int64', ids, [1, slots]) }
+    }
+    case 'teacherPrefill':
+      return { cond: zeroCond() }
   }
 }
 

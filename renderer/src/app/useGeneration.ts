@@ -33,7 +33,18 @@ export interface ActiveJob {
 /** The 1-step draft a result was promoted from, shown next to it. */
 export interface Draft {
   image: GeneratedImage
-  className: string
+  /** What it shows: its class name, or its prompt (subjectOf). */
+  subject: string
+}
+
+/**
+ * What a job's images show, in words: the class name of a class pack's job, the prompt of a text pack's (an
+ * empty prompt is an unconditional image).
+ */
+export function subjectOf(result: Pick<GenerationResult, 'prompt' | 'className' | 'classIndex'>): string {
+  if (result.prompt)
+    return result.prompt.text.trim() === '' ? 'No prompt (unconditional)' : result.prompt.text
+  return result.className ?? `Class ${result.classIndex ?? '?'}`
 }
 
 /** Settings to put into the Generate form (from an image in the gallery, or a dropped PNG). */
@@ -57,8 +68,8 @@ export interface Generation {
   inputError: string | null
   generate(request: GenerateInput, draft?: Draft): Promise<void>
   /**
-   * Re-runs one image of `result` (a draft) in `mode`: same pack, class and seed, so the same noise. The
-   * mode's other settings are the pack's defaults.
+   * Re-runs one image of `result` (a draft) in `mode`: same pack, class or prompt, and seed, so the same noise.
+   * The mode's other settings are the pack's defaults.
    */
   promote(result: GenerationResult, image: GeneratedImage, mode: SingleMode): Promise<void>
   cancel(): Promise<void>
@@ -200,11 +211,16 @@ export function useGeneration(): Generation {
   }, [setJob])
 
   const promote = useCallback(
-    (from: GenerationResult, image: GeneratedImage, mode: SingleMode) =>
-      generate(
-        { packId: from.packId, mode, class: from.classIndex, seed: image.seed, n: 1 },
-        { image, className: from.className },
-      ),
+    (from: GenerationResult, image: GeneratedImage, mode: SingleMode) => {
+      const request: GenerateInput = { packId: from.packId, mode, seed: image.seed, n: 1 }
+      if (from.prompt) {
+        request.prompt = from.prompt.text
+        if (from.prompt.negative) request.negativePrompt = from.prompt.negative
+      } else if (from.classIndex !== null) {
+        request.class = from.classIndex
+      }
+      return generate(request, { image, subject: subjectOf(from) })
+    },
     [generate],
   )
 

@@ -135,6 +135,8 @@ function A1111Parameters({
     if (request.packId !== undefined) mapped.push(['Pack', request.packId])
     if (request.mode !== undefined) mapped.push(['Mode', request.mode])
     if (request.class !== undefined) mapped.push(['Class', String(request.class)])
+    if (request.prompt !== undefined) mapped.push(['Prompt', request.prompt])
+    if (request.negativePrompt !== undefined) mapped.push(['Negative prompt', request.negativePrompt])
   }
   const canUse = Object.keys(request).length > 0
   const problem = !canUse
@@ -147,7 +149,7 @@ function A1111Parameters({
       <p>
         {settings.fromDdStudio
           ? 'AUTOMATIC1111-style parameters written by DD Studio (the image has no exact DD Studio metadata).'
-          : 'AUTOMATIC1111-style parameters from another tool. DD packs draw classes, not prompts: the prompt is shown for reference.'}
+          : 'AUTOMATIC1111-style parameters from another tool. Its prompt was written for another model, so it is shown for reference only.'}
       </p>
       <Problems problems={problems} serious={false} />
       <dl>

@@ -1,4 +1,7 @@
-/** One image of the gallery grid: a button named by its class, mode and seed, showing the cached thumbnail. */
+/**
+ * One image of the gallery grid: a button named by its class (or prompt), mode and seed, showing the cached
+ * thumbnail.
+ */
 import { useState } from 'react'
 import type { GalleryItem } from '../../../../common/gallery.ts'
 import { modeLabel } from '../generate/modes.ts'
@@ -7,13 +10,23 @@ import { fileNameOf, thumbUrl, useDesktopActions } from './shell.ts'
 /** The thumbnail's size on screen: half the cached 128 px, so small images keep whole, square pixels. */
 export const THUMB_PX = 64
 
+/**
+ * What an image shows, in words: its class name, or the prompt of a text pack's image (an empty prompt made an
+ * unconditional image); null when its metadata says neither.
+ */
+export function itemSubject(item: GalleryItem): string | null {
+  if (item.prompt !== null) return item.prompt.trim() === '' ? 'no prompt (unconditional)' : item.prompt
+  return item.className
+}
+
 /** What a screen reader (and the tooltip) says for an image. */
 export function itemName(item: GalleryItem): string {
+  const subject = itemSubject(item)
   const parts =
-    item.className === null && item.mode === null && item.seed === null
+    subject === null && item.mode === null && item.seed === null
       ? [fileNameOf(item.id), 'no DD Studio settings']
       : [
-          item.className ?? 'unknown class',
+          subject ?? 'unknown class',
           item.mode ? modeLabel(item.mode) : 'unknown mode',
           item.seed !== null ? `seed ${item.seed}` : 'unknown seed',
         ]

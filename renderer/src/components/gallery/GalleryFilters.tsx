@@ -1,4 +1,7 @@
-/** The gallery's search box and filters: pack, class, mode, favorites only, and a date range. */
+/**
+ * The gallery's search box (class names and prompts, pack, mode, seed) and filters: pack, class (not for a text
+ * pack), mode, favorites only, and a date range.
+ */
 import { type PackSummary, SINGLE_MODES, type SingleMode } from '../../../../common/generation.ts'
 import { modeLabel } from '../generate/modes.ts'
 import { activeFilterCount, type GalleryFilters as Filters, NO_FILTERS } from './galleryFilters.ts'
@@ -21,6 +24,8 @@ export function GalleryFilters({ filters, onChange, packs }: Props) {
   // Classes of the chosen pack, or of the default pack: every image of one pack shares its class list.
   const classPack =
     usable.find((p) => p.id === filters.packId) ?? usable.find((p) => p.isDefault) ?? usable[0]
+  // A text pack's images have prompts, which the search box finds, and no classes.
+  const textPack = classPack?.conditioning === 'text' && filters.packId !== ''
   const active = activeFilterCount(filters)
   return (
     <search aria-label="Search and filter the gallery" className="flex flex-col gap-2 px-3 pb-2">
@@ -34,7 +39,7 @@ export function GalleryFilters({ filters, onChange, packs }: Props) {
             type="search"
             value={filters.text}
             onChange={(e) => set('text', e.target.value)}
-            placeholder="Class, pack, mode or seed"
+            placeholder="Class, prompt, pack, mode or seed"
             autoComplete="off"
             className={input}
           />
@@ -95,7 +100,9 @@ export function GalleryFilters({ filters, onChange, packs }: Props) {
             id="gallery-class"
             value={filters.classIndex}
             onChange={(e) => set('classIndex', e.target.value)}
-            className={input}
+            disabled={textPack}
+            title={textPack ? 'This pack reads prompts: search them above.' : undefined}
+            className={`${input} disabled:opacity-50`}
           >
             <option value="">Any class</option>
             {(classPack?.classes ?? []).map((c) => (

@@ -11,7 +11,7 @@ import type { GenerateRequest, PackSummary } from '../../../../common/generation
 import { type DdStudioMetadata, parseMetadata } from '../../../../common/parameters.ts'
 import { Dialog, DialogHeader } from '../Dialog.tsx'
 import { copyImage } from './copyImage.ts'
-import { itemName } from './GalleryCell.tsx'
+import { itemName, itemSubject } from './GalleryCell.tsx'
 import { MetadataRows, ParametersText, Row } from './MetadataList.tsx'
 import { RatingControl } from './RatingControl.tsx'
 import { usableSettings } from './settingsCheck.ts'
@@ -39,9 +39,10 @@ const PIXELATED_UP_TO = 256
 
 export function Lightbox(props: Props) {
   const { open, onClose, item, index, total } = props
+  const subject = item ? itemSubject(item) : null
   const title = item
-    ? item.className !== null
-      ? `${item.className}${item.seed !== null ? `, seed ${item.seed}` : ''}`
+    ? subject !== null
+      ? `${subject}${item.seed !== null ? `, seed ${item.seed}` : ''}`
       : fileNameOf(item.id)
     : 'Loading image…'
   return (

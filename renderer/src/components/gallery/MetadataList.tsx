@@ -1,5 +1,6 @@
 /**
- * How an image was made, as a definition list: pack, mode, class, seed, the DD trajectory (t_list, split_t),
+ * How an image was made, as a definition list: pack, mode, class (or a text pack's prompt and negative prompt),
+ * seed, the DD trajectory (t_list, split_t),
  * the hybrid range, the teacher's sampling, the execution providers and the timings. Shared by the lightbox
  * and the dropped-PNG dialog.
  */
@@ -45,9 +46,28 @@ export function MetadataRows({
       <Row term="Mode" testId="meta-mode">
         {modeLabel(metadata.mode)} <span className={mono}>({metadata.mode})</span>
       </Row>
-      <Row term="Class" testId="meta-class">
-        {metadata.class.name} <span className={mono}>#{metadata.class.index}</span>
-      </Row>
+      {metadata.prompt ? (
+        <>
+          <Row term="Prompt" testId="meta-prompt">
+            {metadata.prompt.text.trim() === '' ? (
+              <em>empty: an unconditional image</em>
+            ) : (
+              <span className="whitespace-pre-wrap">{metadata.prompt.text}</span>
+            )}
+          </Row>
+          {metadata.prompt.negative && (
+            <Row term="Negative prompt" testId="meta-negative">
+              <span className="whitespace-pre-wrap">{metadata.prompt.negative}</span>
+            </Row>
+          )}
+        </>
+      ) : (
+        metadata.class && (
+          <Row term="Class" testId="meta-class">
+            {metadata.class.name} <span className={mono}>#{metadata.class.index}</span>
+          </Row>
+        )
+      )}
       <Row term="Seed" testId="meta-seed">
         <span className={mono}>{metadata.seed}</span>
         {metadata.jobSeed !== undefined && metadata.jobSeed !== metadata.seed && (

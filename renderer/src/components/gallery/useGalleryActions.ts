@@ -7,6 +7,7 @@
 import { useCallback, useState } from 'react'
 import type { GalleryItem } from '../../../../common/gallery.ts'
 import { client } from '../../transport/client.ts'
+import { itemSubject } from './GalleryCell.tsx'
 import type { GalleryPages } from './galleryPages.ts'
 
 /** The last delete, which the toast offers to undo, or a short message. */
@@ -24,9 +25,13 @@ export interface GalleryActions {
   undo(): Promise<void>
 }
 
-/** How an image is called in messages: "noto / Animals, seed 42", or its file name for a foreign PNG. */
+/**
+ * How an image is called in messages: "noto / Animals, seed 42" (a text pack's image: its prompt), or its file
+ * name for a foreign PNG.
+ */
 export function describeItem(item: GalleryItem): string {
-  if (item.className !== null && item.seed !== null) return `${item.className}, seed ${item.seed}`
+  const subject = itemSubject(item)
+  if (subject !== null && item.seed !== null) return `${subject}, seed ${item.seed}`
   return item.id.slice(item.id.lastIndexOf('/') + 1)
 }
 

@@ -1,8 +1,8 @@
 /**
- * The Generate panel: pack (with its model card and the import dialog), prompt (for packs that read text),
- * class, steps (with this machine's measured speeds), the modes to compare, seed, count and the advanced sampling
- * settings, the Generate and Cancel buttons (Ctrl/Cmd+Enter generates), the running job's progress, and what
- * went wrong. It holds the form's state and checks it (formModel.ts); the parts it composes only show it.
+ * The Generate panel: pack (with its model card and the import dialog), the prompt and class of a class pack or
+ * the prompt (and negative prompt, with their history) of a text pack, steps (with this machine's measured
+ * speeds), the modes to compare, seed, count and the advanced sampling settings, the Generate and Cancel buttons
+ * (Ctrl/Cmd+Enter generates), the running job's progress, and what went wrong. It holds the form's state and checks it (formModel.ts); the parts it composes only show it.
  */
 import { useEffect, useState } from 'react'
 import type { GenerationMode, PackSummary, SingleMode } from '../../../../common/generation.ts'
@@ -23,6 +23,7 @@ import {
   type FieldName,
   fieldOfServerMessage,
   formPatchOf,
+  isTextPack,
   randomSeed,
   stepsPerRun,
   usedFields,
@@ -34,8 +35,10 @@ import { ModePicker } from './ModePicker.tsx'
 import { hybridPresetsOf, presetOf, singleModesOf, stepUnitsOf, UI_COMPARE_MODES } from './modes.ts'
 import { PackField } from './PackField.tsx'
 import { PromptField } from './PromptField.tsx'
+import { usePromptHistory } from './promptHistory.ts'
 import { SeedField } from './SeedField.tsx'
 import { SHORTCUT, useGenerateShortcuts } from './shortcut.ts'
+import { TextPromptField } from './TextPromptField.tsx'
 import { infoBox, noticeBox } from './ui.ts'
 
 interface Props {
@@ -65,6 +68,12 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
   const classIndex = pack?.classes.some((c) => c.index === chosenClass)
     ? chosenClass
     : (pack?.classes[0]?.index ?? 0)
+
+  // A text pack's prompts; kept when another pack is chosen, for coming back to it.
+  const [prompt, setPrompt] = useState('')
+  const [negativePrompt, setNegativePrompt] = useState('')
+  const textInfo = isTextPack(pack) ? (pack?.text ?? null) : null
+  const history = usePromptHistory(textInfo ? (pack?.id ?? null) : null)
 
   const [chosenMode, setMode] = useState<GenerationMode | null>(null)
   const mode = chosenMode ?? defaultMode ?? '1step'
@@ -104,6 +113,8 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
       const patch = formPatchOf(toLoad.request, target, base)
       if (patch.packId) setChosenPack(patch.packId)
       if (patch.classIndex !== null) setChosenClass(patch.classIndex)
+      if (patch.prompt !== null) setPrompt(patch.prompt)
+      if (patch.negativePrompt !== null) setNegativePrompt(patch.negativePrompt)
       if (patch.mode) setMode(patch.mode)
       if (patch.compareModes) setCompareModes(patch.compareModes)
       if (patch.seed !== null) setSeed(patch.seed)
@@ -113,8 +124,8 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
     }
   }
 
-  const checked = checkForm({ ...adv, mode, compareModes, classIndex, seed, n }, pack)
-  const used = usedFields(mode, compareModes)
+  const checked = checkForm({ ...adv, mode, compareModes, classIndex, prompt, negativePrompt, seed, n }, pack)
+  const used = usedFields(mode, compareModes, pack)
   const blocking = (Object.keys(checked.errors) as FieldName[]).filter((f) => used.has(f))
   const serverField = inputError ? fieldOfServerMessage(inputError, mode) : null
   const fieldAria = fieldAriaFor(checked.errors, serverField)
@@ -123,12 +134,17 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
 
   // A server complaint about an advanced field opens the section so the field can be seen.
   useEffect(() => {
-    if (serverField && !['seed', 'n', 'class', 'compareModes'].includes(serverField)) setAdvancedOpen(true)
+    if (
+      serverField &&
+      !['seed', 'n', 'class', 'prompt', 'negativePrompt', 'compareModes'].includes(serverField)
+    )
+      setAdvancedOpen(true)
   }, [serverField])
 
   function submit() {
     if (!checked.request || generation.job) return
     void generation.generate(checked.request)
+    if (checked.request.prompt !== undefined) history.remember(checked.request.prompt)
     setLoadNote(null)
     if (!seedLocked) setSeed(String(randomSeed()))
   }
@@ -167,16 +183,33 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             imported={imported}
             onDismissImported={() => setImported(null)}
           />
-          <PromptField pack={pack} classIndex={classIndex} onPickClass={setChosenClass} />
-          <ClassPicker
-            key={pack?.id ?? 'none'}
-            classes={pack?.classes ?? []}
-            examples={exampleSheetOf(pack)}
-            value={classIndex}
-            onChange={setChosenClass}
-            disabled={!pack}
-            error={serverField === 'class' ? 'See the message below.' : undefined}
-          />
+          {pack && textInfo ? (
+            <TextPromptField
+              pack={pack}
+              text={textInfo}
+              prompt={prompt}
+              onPromptChange={setPrompt}
+              negativePrompt={negativePrompt}
+              onNegativeChange={setNegativePrompt}
+              onGenerate={submit}
+              history={history}
+              errors={checked.errors}
+              serverField={serverField === 'prompt' || serverField === 'negativePrompt' ? serverField : null}
+            />
+          ) : (
+            <>
+              <PromptField pack={pack} classIndex={classIndex} onPickClass={setChosenClass} />
+              <ClassPicker
+                key={pack?.id ?? 'none'}
+                classes={pack?.classes ?? []}
+                examples={exampleSheetOf(pack)}
+                value={classIndex}
+                onChange={setChosenClass}
+                disabled={!pack}
+                error={serverField === 'class' ? 'See the message below.' : undefined}
+              />
+            </>
+          )}
           <ModePicker
             mode={mode}
             onChange={(m) => {
@@ -244,6 +277,7 @@ export function GeneratePanel({ host, generation, defaultMode }: Props) {
             onDismissJobError={generation.dismissJobError}
             inputError={inputError}
             blockingCount={blocking.length}
+            blockedWhy={blocking.length === 1 && blocking[0] === 'prompt' ? checked.errors.prompt : undefined}
           />
           <GenerateButtons
             onGenerate={submit}

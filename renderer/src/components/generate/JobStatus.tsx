@@ -18,9 +18,19 @@ interface Props {
   inputError: string | null
   /** How many fields the chosen mode reads are invalid. The Generate button points at the note (generate-blocked). */
   blockingCount: number
+  /** Said instead of the count when one field stops a run and its problem is best said here (no prompt). */
+  blockedWhy?: string | undefined
 }
 
-export function JobStatus({ host, job, jobError, onDismissJobError, inputError, blockingCount }: Props) {
+export function JobStatus({
+  host,
+  job,
+  jobError,
+  onDismissJobError,
+  inputError,
+  blockingCount,
+  blockedWhy,
+}: Props) {
   return (
     <>
       {inputError && (
@@ -36,8 +46,12 @@ export function JobStatus({ host, job, jobError, onDismissJobError, inputError, 
       )}
       {job && <ProgressBar job={job} />}
       {!job && blockingCount > 0 && (
-        <p id="generate-blocked" className="text-xs text-red-600 dark:text-red-400">
-          Fix {blockingCount === 1 ? 'one field' : `${blockingCount} fields`} to generate.
+        <p
+          id="generate-blocked"
+          data-testid="generate-blocked"
+          className="text-xs text-red-600 dark:text-red-400"
+        >
+          {blockedWhy ?? `Fix ${blockingCount === 1 ? 'one field' : `${blockingCount} fields`} to generate.`}
         </p>
       )}
     </>

@@ -1,7 +1,7 @@
 /**
- * The chosen pack's model card: what it makes (description, resolution, classes), under which licences its
- * training data came, and how fast each mode runs on this machine. Licences are listed by name; each one's
- * credit line is a disclosure away, so the card stays short in the narrow panel.
+ * The chosen pack's model card: what it makes (description, resolution, classes or the prompt it reads), under
+ * which licences its training data came, and how fast each mode runs on this machine. Licences are listed by
+ * name; each one's credit line is a disclosure away, so the card stays short in the narrow panel.
  */
 import type { ModeSpeed, PackSummary } from '../../../../common/generation.ts'
 import { countOf, modeLabel, speedSource, speedText, stepUnitsOf } from './modes.ts'
@@ -51,8 +51,17 @@ export function ModelCard({ pack, tokens, speeds }: Props) {
         <dd data-testid="model-resolution">
           {pack.image ? `${pack.image.width}×${pack.image.height} px` : 'not stated'}, {tokens} tokens{scales}
         </dd>
-        <dt className="font-medium text-zinc-700 dark:text-zinc-300">Classes</dt>
-        <dd data-testid="model-classes">{pack.classes.length}</dd>
+        {pack.text ? (
+          <>
+            <dt className="font-medium text-zinc-700 dark:text-zinc-300">Prompt</dt>
+            <dd data-testid="model-prompt">{promptSummary(pack.text)}</dd>
+          </>
+        ) : (
+          <>
+            <dt className="font-medium text-zinc-700 dark:text-zinc-300">Classes</dt>
+            <dd data-testid="model-classes">{pack.classes.length}</dd>
+          </>
+        )}
         <dt className="font-medium text-zinc-700 dark:text-zinc-300">
           {licenseNames.length === 1 ? 'Licence' : 'Licences'}
         </dt>
@@ -75,6 +84,14 @@ export function ModelCard({ pack, tokens, speeds }: Props) {
       <SpeedTable speeds={speeds} />
     </section>
   )
+}
+
+/** What a text pack reads: "up to 15 words; empty: unconditional; negative prompt". */
+function promptSummary(text: NonNullable<PackSummary['text']>): string {
+  const parts = [`up to ${text.maxTokens - 1} words`]
+  if (text.unconditional) parts.push('empty: unconditional')
+  if (text.negativePrompt) parts.push('negative prompt')
+  return parts.join('; ')
 }
 
 /** A mode's name in the table; a hybrid time says which schedule it was measured with. */

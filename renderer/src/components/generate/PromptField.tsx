@@ -3,8 +3,8 @@
  * classes as it is typed (common/classMatch.ts, classFromText): a clear best match becomes the chosen class and
  * the box says which and why ("Class 207 · golden retriever (matched 'golden retriever')"); tied matches are
  * listed to click; text that matches nothing says so. The class can still be chosen directly below; the
- * request only ever carries the class index. A text pack, which this version of the engine cannot run, and no
- * pack at all leave the box disabled, saying why.
+ * request only ever carries the class index. No pack at all leaves the box disabled, saying why. A text pack
+ * has its own prompt box (TextPromptField), whose prompt goes to the model as it is.
  */
 import { useMemo, useState } from 'react'
 import { type ClassMatch, classFromText, type TextToClass } from '../../../../common/classMatch.ts'
@@ -20,12 +20,9 @@ interface Props {
   onPickClass(index: number): void
 }
 
-/** Why the box is disabled: no pack, or a text pack. Null for a class pack, whose prompt picks a class. */
+/** Why the box is disabled: no pack. Null for a class pack, whose prompt picks a class. */
 export function whyNoPrompt(pack: PackSummary | null): string | null {
-  if (!pack) return 'Choose a model pack first.'
-  if (pack.conditioning === 'text')
-    return `${pack.name ?? pack.id} is a text-to-image pack, which this version of DD Studio cannot run yet.`
-  return null
+  return pack ? null : 'Choose a model pack first.'
 }
 
 const NONE: TextToClass = { kind: 'none', reason: '' }

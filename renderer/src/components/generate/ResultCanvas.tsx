@@ -5,6 +5,7 @@
  * re-run on the same seed, so the same noise, in a higher-quality mode; the result then shows next to its
  * draft. Every image has a Save as link: the way to keep it when main could not save it to the gallery, which a
  * notice under the header then explains. Images are tiny pixel grids, so they are scaled up without smoothing.
+ * A text pack's job is headed by its prompt (and negative prompt), with what the pack made of them.
  */
 import { useId, useState } from 'react'
 import type {
@@ -14,7 +15,7 @@ import type {
   SingleMode,
   Timings,
 } from '../../../../common/generation.ts'
-import type { Draft, Generation } from '../../app/useGeneration.ts'
+import { type Draft, type Generation, subjectOf } from '../../app/useGeneration.ts'
 import { useSpeeds } from '../../app/useSpeeds.ts'
 import { GalleryErrorNotice } from './GalleryErrorNotice.tsx'
 import { DisagreementHeatmap, DisagreementOverlay, HeatmapLegend } from './Heatmap.tsx'
@@ -87,15 +88,37 @@ export function ResultCanvas({ generation }: { generation: Generation }) {
 function ResultHeader({ result, promoted }: { result: GenerationResult; promoted: boolean }) {
   const n = result.images.length / Math.max(1, result.modes.length)
   const single = result.modes.length === 1 ? result.modes[0] : undefined
+  const { prompt } = result
   return (
     <header className="mb-4 flex flex-wrap items-baseline gap-x-3 gap-y-1">
-      <h3 className="text-base font-semibold">{result.className}</h3>
+      <h3
+        data-testid="result-subject"
+        className={`text-base font-semibold ${prompt ? 'break-words whitespace-pre-wrap' : ''}`}
+      >
+        {prompt && prompt.text.trim() !== '' ? `“${prompt.text}”` : subjectOf(result)}
+      </h3>
       <p className="text-xs text-zinc-600 dark:text-zinc-400">
         {single ? modeLabel(single) : `Compare: ${result.modes.map(modeLabel).join(', ')}`} · {n}{' '}
         {n === 1 ? 'image' : 'images'} · first seed <span className="font-mono">{result.seed}</span> · pack{' '}
         {result.packId} on {result.provider}
         {promoted && ' · promoted from a 1-step draft'}
       </p>
+      {prompt?.negative && (
+        <p data-testid="result-negative" className="basis-full text-xs break-words whitespace-pre-wrap">
+          <span className="text-zinc-600 dark:text-zinc-400">Negative prompt:</span> {prompt.negative}
+        </p>
+      )}
+      {result.promptNotes.length > 0 && (
+        <ul
+          data-testid="result-prompt-notes"
+          aria-label="What the pack made of the prompt"
+          className="basis-full text-xs text-amber-800 dark:text-amber-300"
+        >
+          {result.promptNotes.map((note) => (
+            <li key={note}>{note}</li>
+          ))}
+        </ul>
+      )}
     </header>
   )
 }
@@ -124,14 +147,15 @@ function TimingsText({ timings, stacked = false }: { timings: Timings; stacked?:
 
 interface ResultImageProps {
   image: GeneratedImage
-  className: string
+  /** What it shows (class name or prompt), for its text alternative. */
+  subject: string
   size: number
   /** Per token position, where this image differs from the exact teacher's, drawn over it. */
   overlay?: number[] | null
   testId?: string
 }
 
-function ResultImage({ image, className, size, overlay, testId = 'result-image' }: ResultImageProps) {
+function ResultImage({ image, subject, size, overlay, testId = 'result-image' }: ResultImageProps) {
   const url = usePngUrl(image.png)
   const box = { width: size, height: size }
   if (!url) return <div style={box} className="rounded bg-zinc-200 dark:bg-zinc-800" aria-hidden="true" />
@@ -141,7 +165,7 @@ function ResultImage({ image, className, size, overlay, testId = 'result-image' 
       data-mode={image.mode}
       data-seed={image.seed}
       src={url}
-      alt={`${className}, ${modeLabel(image.mode)}, seed ${image.seed}`}
+      alt={`${subject}, ${modeLabel(image.mode)}, seed ${image.seed}`}
       style={box}
       className="pixelated rounded border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900"
       draggable={false}
@@ -251,7 +275,7 @@ function PromotedPair({
   return (
     <div data-testid="promoted" className="flex flex-wrap items-center gap-4">
       <figure className="flex flex-col gap-1.5 rounded-lg border border-zinc-200 bg-white p-2 dark:border-zinc-800 dark:bg-zinc-900">
-        <ResultImage image={draft.image} className={draft.className} size={size} testId="draft-image" />
+        <ResultImage image={draft.image} subject={draft.subject} size={size} testId="draft-image" />
         <figcaption className="text-xs">
           Draft, {modeLabel(draft.image.mode)} · seed <span className="font-mono">{draft.image.seed}</span>
           <TimingsText timings={draft.image.timings} />
@@ -263,7 +287,7 @@ function PromotedPair({
         →
       </span>
       <figure className="flex flex-col gap-1.5 rounded-lg border border-indigo-300 bg-white p-2 dark:border-indigo-800 dark:bg-zinc-900">
-        <ResultImage image={image} className={result.className} size={size} />
+        <ResultImage image={image} subject={subjectOf(result)} size={size} />
         <figcaption className="text-xs">
           {modeLabel(image.mode)} · seed <span className="font-mono">{image.seed}</span>
           <TimingsText timings={image.timings} />
@@ -288,7 +312,7 @@ function ImageGrid({ result, promote }: { result: GenerationResult; promote: Pro
           key={`${image.mode}-${image.index}`}
           className="flex flex-col items-start gap-1.5 rounded-lg border border-zinc-200 bg-white p-2 dark:border-zinc-800 dark:bg-zinc-900"
         >
-          <ResultImage image={image} className={result.className} size={size} />
+          <ResultImage image={image} subject={subjectOf(result)} size={size} />
           <p className="flex w-full flex-wrap items-baseline gap-x-2 text-xs">
             <span>
               Seed <span className="font-mono">{image.seed}</span>
@@ -338,7 +362,7 @@ function CompareTable({ result }: { result: GenerationResult }) {
         className="border-separate border-spacing-x-2 border-spacing-y-2 text-xs"
       >
         <caption className="sr-only">
-          {result.className}: each column is a mode, each row one seed, all on the same noise
+          {subjectOf(result)}: each column is a mode, each row one seed, all on the same noise
         </caption>
         <thead>
           <tr>
@@ -391,7 +415,7 @@ function CompareTable({ result }: { result: GenerationResult }) {
                         <div className="flex flex-col gap-1">
                           <ResultImage
                             image={image}
-                            className={result.className}
+                            subject={subjectOf(result)}
                             size={size}
                             overlay={overlay ? image.agreement?.disagreement : null}
                           />

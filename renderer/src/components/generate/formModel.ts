@@ -2,11 +2,13 @@
  * The Generate form as text fields, checked the way the server checks them (common/generation.ts and
  * main/engine/plan.ts), so most mistakes are shown before anything is sent. Steps, t2, t_list and the hybrid
  * bounds count the pack's steps: tokens, or scales for a VAR pack. What needs the pack's codebook (top-k's upper
- * bound) is left to the server, whose invalid_input message is shown next to the form.
+ * bound) is left to the server, whose invalid_input message is shown next to the form. A text pack's request
+ * carries the prompt (and negative prompt) where a class pack's carries the class.
  */
 import {
   type GenerateRequest,
   type GenerationMode,
+  MAX_PROMPT_CHARS,
   MAX_SEED,
   type PackSummary,
   type SingleMode,
@@ -20,9 +22,13 @@ import {
   usesHybrid,
   usesTeacher,
 } from './modes.ts'
+import { wordCount } from './promptWords.ts'
 
 /** The UI's cap on images per job (the contract allows more, for the CLI). */
 export const MAX_UI_IMAGES = 16
+
+/** The error of a text pack's empty prompt when the pack has no unconditional mode (the server's words). */
+export const NEEDS_PROMPT = 'This pack needs a prompt: it has no unconditional mode.'
 
 export interface AdvancedValues {
   /** The second step of '2 steps' (its step list is [0, t2]). */
@@ -38,15 +44,30 @@ export interface AdvancedValues {
   cfgScale: string
 }
 
-export type FieldName = keyof AdvancedValues | 'seed' | 'n' | 'class' | 'compareModes'
+export type FieldName =
+  | keyof AdvancedValues
+  | 'seed'
+  | 'n'
+  | 'class'
+  | 'prompt'
+  | 'negativePrompt'
+  | 'compareModes'
 
 export interface FormValues extends AdvancedValues {
   mode: GenerationMode
   /** What a compare job runs (ignored by the other modes). */
   compareModes: readonly SingleMode[]
   classIndex: number
+  /** A text pack's prompt and negative prompt, as typed (the class is not sent for a text pack). */
+  prompt: string
+  negativePrompt: string
   seed: string
   n: string
+}
+
+/** Whether the pack reads a prompt rather than a class. */
+export function isTextPack(pack: PackSummary | null): boolean {
+  return pack?.conditioning === 'text'
 }
 
 export function advancedDefaults(pack: PackSummary | null): AdvancedValues {
@@ -125,6 +146,14 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
 
   if (mode === 'compare' && modes.length < 2) errors.compareModes = 'Pick at least two modes to compare.'
 
+  const text = isTextPack(pack) ? (pack?.text ?? null) : null
+  if (isTextPack(pack)) {
+    if (values.prompt.length > MAX_PROMPT_CHARS) errors.prompt = `At most ${MAX_PROMPT_CHARS} characters.`
+    else if (wordCount(values.prompt) === 0 && !text?.unconditional) errors.prompt = NEEDS_PROMPT
+    if (values.negativePrompt.length > MAX_PROMPT_CHARS)
+      errors.negativePrompt = `At most ${MAX_PROMPT_CHARS} characters.`
+  }
+
   const t2 = parseInteger(values.t2)
   if (t2 === null || t2 < 1 || t2 >= steps)
     errors.t2 = `A whole number from 1 to ${steps - 1}: where the second step starts.`
@@ -157,16 +186,17 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
   const cfgScale = parseNumber(values.cfgScale)
   if (cfgScale === null || cfgScale > 50) errors.cfgScale = 'A number from 0 to 50.'
 
-  const used = usedFields(mode, values.compareModes)
+  const used = usedFields(mode, values.compareModes, pack)
   const blocking = (Object.keys(errors) as FieldName[]).filter((f) => used.has(f))
   if (blocking.length > 0 || !pack) return { errors, request: null }
 
-  const request: GenerateInput = {
-    packId: pack.id,
-    mode,
-    class: values.classIndex,
-    seed: seed as number,
-    n: n as number,
+  const request: GenerateInput = { packId: pack.id, mode, seed: seed as number, n: n as number }
+  if (isTextPack(pack)) {
+    request.prompt = values.prompt.trim()
+    const negative = values.negativePrompt.trim()
+    if (text?.negativePrompt && negative !== '') request.negativePrompt = negative
+  } else {
+    request.class = values.classIndex
   }
   if (mode === 'compare') request.compareModes = modes
   if (mode === '2step') request.tList = [0, t2 as number]
@@ -186,11 +216,22 @@ export function checkForm(values: FormValues, pack: PackSummary | null): Checked
 
 /**
  * The fields a mode reads; problems elsewhere are shown but do not stop a run. In a compare job '2 steps' runs
- * the pack's own step list (the engine's rule), so t2 is not read there.
+ * the pack's own step list (the engine's rule), so t2 is not read there. A text pack reads the prompts, a
+ * class pack the class.
  */
-export function usedFields(mode: GenerationMode, compareModes: readonly SingleMode[]): Set<FieldName> {
+export function usedFields(
+  mode: GenerationMode,
+  compareModes: readonly SingleMode[],
+  pack: PackSummary | null = null,
+): Set<FieldName> {
   const modes = singleModesOf(mode, compareModes)
-  const fields = new Set<FieldName>(['seed', 'n', 'class'])
+  const fields = new Set<FieldName>(['seed', 'n'])
+  if (isTextPack(pack)) {
+    fields.add('prompt')
+    if (pack?.text?.negativePrompt) fields.add('negativePrompt')
+  } else {
+    fields.add('class')
+  }
   if (mode === 'compare') fields.add('compareModes')
   if (mode === '2step') fields.add('t2')
   if (modes.includes('custom')) fields.add('tList')
@@ -216,6 +257,8 @@ const SERVER_FIELDS: [string, FieldName][] = [
   ['seed', 'seed'],
   ['n', 'n'],
   ['class', 'class'],
+  ['negativePrompt', 'negativePrompt'],
+  ['prompt', 'prompt'],
 ]
 
 /**
@@ -235,6 +278,9 @@ export interface FormPatch {
   /** The pack to switch to; null keeps the current one. */
   packId: string | null
   classIndex: number | null
+  /** A text pack's prompt and negative prompt (set together: an image without a negative prompt clears it). */
+  prompt: string | null
+  negativePrompt: string | null
   mode: GenerationMode | null
   compareModes: SingleMode[] | null
   seed: string | null
@@ -272,10 +318,28 @@ export function formPatchOf(
     else problems.push(`The pack “${request.packId}” is not installed here; the current pack is kept.`)
   }
   let classIndex: number | null = null
-  if (request.class !== undefined && pack) {
-    classIndex = classIndexOf(request.class, pack)
-    if (classIndex === null)
-      problems.push(`The class “${request.class}” is not one of ${pack.name ?? pack.id}’s classes.`)
+  let prompt: string | null = null
+  let negativePrompt: string | null = null
+  const packName = pack ? (pack.name ?? pack.id) : ''
+  if (pack && isTextPack(pack)) {
+    if (request.prompt !== undefined) {
+      prompt = request.prompt
+      negativePrompt = request.negativePrompt ?? ''
+      if (negativePrompt !== '' && !pack.text?.negativePrompt) {
+        problems.push(`${packName} takes no negative prompt; “${negativePrompt}” is left out.`)
+        negativePrompt = ''
+      }
+    } else if (request.class !== undefined) {
+      problems.push(`${packName} reads a prompt, not a class: the class “${request.class}” is not used.`)
+    }
+  } else if (pack) {
+    if (request.class !== undefined) {
+      classIndex = classIndexOf(request.class, pack)
+      if (classIndex === null)
+        problems.push(`The class “${request.class}” is not one of ${packName}’s classes.`)
+    } else if (request.prompt !== undefined && request.prompt.trim() !== '') {
+      problems.push(`${packName} draws classes, not prompts: the prompt “${request.prompt}” is not used.`)
+    }
   }
   const mode = request.mode ?? null
   const { tList, hybrid, teacher } = request
@@ -300,6 +364,8 @@ export function formPatchOf(
   return {
     packId,
     classIndex,
+    prompt,
+    negativePrompt,
     mode,
     compareModes: request.compareModes ? [...request.compareModes] : null,
     seed: request.seed !== undefined ? String(request.seed) : null,

@@ -51,3 +51,9 @@ export function formatEta(ms: number | null): string {
 export const infoBox =
   'rounded-lg border border-indigo-300 bg-indigo-50 p-2 text-sm text-indigo-900 ' +
   'dark:border-indigo-800 dark:bg-indigo-950/60 dark:text-indigo-100'
+
+/** A small secondary button beside a field (the prompt's History and Surprise me). */
+export const smallButton =
+  'rounded-md border border-zinc-300 px-2 py-0.5 text-xs hover:bg-zinc-100 focus-visible:outline-2 ' +
+  'focus-visible:outline-indigo-500 disabled:opacity-50 aria-expanded:border-indigo-500 ' +
+  'dark:border-zinc-700 dark:hover:bg-zinc-800'
