@@ -167,8 +167,9 @@ def text_sampling_fixtures(cfg: PipelineConfig, teacher: Teacher, student: Stude
     }
     n_tokens, d = pairs["tokens"].shape[1], book.shape[1]
     dd_seeds = list(range(42, 50))
-    conditions = torch.from_numpy(pairs["classes"][lo : lo + len(dd_seeds)]).long()
-    conditions[-1] = teacher.null_class  # one unconditional row
+    # Held-out pairs' prompts (cycled when there are fewer than seeds), and one unconditional row.
+    conditions = torch.from_numpy(np.resize(pairs["classes"][lo:], len(dd_seeds))).long()
+    conditions[-1] = teacher.null_class
     eps = torch.from_numpy(noise_for(np.array(dd_seeds), n_tokens, d))
     one = run_steps(student, eps, conditions, [0], int(split_t), book)[0]
     two = run_steps(student, eps, conditions, [0, cfg.student.t2], int(split_t), book)[0]
