@@ -168,6 +168,14 @@ def evaluate(
     # A floor for FID-emoji: the real training images against the real held-out ones.
     if val_mask.sum() > 10:
         results["real_vs_real_fid_emoji"] = round(frechet_distance(real_feats[~val_mask], real_feats[val_mask]), 3)
+        # The ceiling for the accuracies: the classifier on real held-out images.
+        predicted = batched(classifier, real[torch.from_numpy(val_mask)].to(device)).argmax(-1).cpu()
+        target = torch.from_numpy(dataset.class_id[val_mask])
+        results["real_heldout_accuracy"] = {
+            "class": round((predicted == target).float().mean().item(), 4),
+            "style": round((predicted // n_categories == target // n_categories).float().mean().item(), 4),
+            "category": round((predicted % n_categories == target % n_categories).float().mean().item(), 4),
+        }
     exact_tokens: torch.Tensor | None = None
     for mode in [m for m in MODES if not (teacher.text and m == "onestep")]:
         feats, correct, style_ok, category_ok, tokens, seconds = [], 0, 0, 0, [], 0.0
