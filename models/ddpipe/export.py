@@ -362,6 +362,76 @@ def sampling_fixtures(cfg: PipelineConfig, student: Student, book: torch.Tensor,
     }
 
 
+def manifest_base(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, dataset_meta: dict, metrics: dict, pack_dir: Path, repo: Path) -> dict:
+    """The manifest fields every pack the pipeline makes shares, class or text: identity, image, tokens, noise,
+    flow, sampling, the decoder, codebook, parity, files (hashed from pack_dir), licences and provenance. The
+    caller adds `conditioning` and the other graphs."""
+    from .pairs import flow_spec
+
+    n_tokens, d, vocab = teacher.seq_len, book.shape[1], int(book.shape[0])
+    grid = teacher.backbone.cfg.grid
+    m, s = cfg.mapping, cfg.student
+    size = int(dataset_meta.get("size", 32))
+    files = {}
+    for path in sorted(pack_dir.iterdir()):
+        if path.name != "manifest.json":
+            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return {
+        "format": "dd-studio-pack",
+        "formatVersion": FORMAT_VERSION,
+        "id": cfg.pack.id,
+        "name": cfg.pack.name,
+        "version": cfg.pack.version,
+        "description": cfg.pack.description,
+        "family": "llamagen",
+        "image": {"width": size, "height": size, "channels": 3},
+        "tokens": {"grid": [grid, grid], "count": n_tokens, "codebookSize": vocab, "codebookDim": d, "normalized": True},
+        "noise": {**NOISE_SPEC, "shape": [n_tokens, d], "batchSeeds": "seed + i (mod 2^32)"},
+        "flow": flow_spec(cfg).manifest(),
+        "sampling": {
+            "splitT": chosen_split_t(cfg, metrics),
+            "tLists": {"1step": [0], "2step": [0, s.t2]},
+            "hybrid": {"start": cfg.eval.hybrid_start, "end": s.t2},
+            "teacher": {"cfgScale": m.cfg_scale, "temperature": m.temperature, "topK": m.top_k, "topP": m.top_p},
+        },
+        "graphs": {
+            "decoder": {
+                "file": "decoder.onnx",
+                "inputs": {"latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]}},
+                "outputs": {"rgb": {"dtype": "uint8", "shape": ["batch", size, size, 3]}},
+            },
+        },
+        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [vocab, d]},
+        "parity": {"file": "parity.json"},
+        "files": files,
+        "licenses": dataset_meta.get("sources", []),
+        "provenance": {
+            "pipelineRevision": git_revision(repo),
+            "seed": cfg.seed,
+            "config": cfg.to_dict(),
+            "metrics": metrics,
+            "torch": torch.__version__,
+        },
+    }
+
+
+def generator_io(n_tokens: int, d: int, condition: dict) -> dict:
+    """generator.onnx's inputs and outputs; `condition` is the condition input (class_ids or cond)."""
+    return {
+        "inputs": {
+            "noise": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
+            "prefix_ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
+            "t": {"dtype": "int64", "shape": []},
+            "split_t": {"dtype": "int64", "shape": []},
+            **condition,
+        },
+        "outputs": {
+            "latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
+            "ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
+        },
+    }
+
+
 def build_manifest(
     cfg: PipelineConfig,
     teacher: Teacher,
@@ -373,101 +443,41 @@ def build_manifest(
     repo: Path,
     examples: dict | None = None,
 ) -> dict:
-    from .pairs import flow_spec
-
     bcfg = teacher.backbone.cfg
-    n_tokens = teacher.seq_len
-    d = book.shape[1]
-    m = cfg.mapping
-    s = cfg.student
-    size = int(dataset_meta.get("size", 32))
-    files = {}
-    for path in sorted(pack_dir.iterdir()):
-        if path.name != "manifest.json":
-            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    n_tokens, d = teacher.seq_len, book.shape[1]
     kv = ["layers", "batch", bcfg.heads, "past", bcfg.head_dim]
     kv_out = ["layers", "batch", bcfg.heads, "present", bcfg.head_dim]
-    return {
-        "format": "dd-studio-pack",
-        "formatVersion": FORMAT_VERSION,
-        "id": cfg.pack.id,
-        "name": cfg.pack.name,
-        "version": cfg.pack.version,
-        "description": cfg.pack.description,
-        "family": "llamagen",
-        "conditioning": {
-            "kind": "class",
-            "nullClass": len(class_names),
-            "classes": [{"index": i, "name": name} for i, name in enumerate(class_names)],
-        },
-        "image": {"width": size, "height": size, "channels": 3},
-        "tokens": {
-            "grid": [bcfg.grid, bcfg.grid],
-            "count": n_tokens,
-            "codebookSize": int(book.shape[0]),
-            "codebookDim": d,
-            "normalized": True,
-        },
-        "noise": {**NOISE_SPEC, "shape": [n_tokens, d], "batchSeeds": "seed + i (mod 2^32)"},
-        "flow": flow_spec(cfg).manifest(),
-        "sampling": {
-            "splitT": chosen_split_t(cfg, metrics),
-            "tLists": {"1step": [0], "2step": [0, s.t2]},
-            "hybrid": {"start": cfg.eval.hybrid_start, "end": s.t2},
-            "teacher": {"cfgScale": m.cfg_scale, "temperature": m.temperature, "topK": m.top_k, "topP": m.top_p},
-        },
-        "graphs": {
-            "generator": {
-                "file": "generator.onnx",
-                "inputs": {
-                    "noise": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
-                    "prefix_ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
-                    "t": {"dtype": "int64", "shape": []},
-                    "split_t": {"dtype": "int64", "shape": []},
-                    "class_ids": {"dtype": "int64", "shape": ["batch"]},
-                },
-                "outputs": {
-                    "latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
-                    "ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
-                },
+    manifest = manifest_base(cfg, teacher, book, dataset_meta, metrics, pack_dir, repo)
+    manifest["conditioning"] = {
+        "kind": "class",
+        "nullClass": len(class_names),
+        "classes": [{"index": i, "name": name} for i, name in enumerate(class_names)],
+    }
+    manifest["graphs"] = {
+        "generator": {"file": "generator.onnx", **generator_io(n_tokens, d, {"class_ids": {"dtype": "int64", "shape": ["batch"]}})},
+        **manifest["graphs"],
+        "teacherStep": {
+            "file": "teacher_step.onnx",
+            "layers": bcfg.layers,
+            "heads": bcfg.heads,
+            "headDim": bcfg.head_dim,
+            "inputs": {
+                "ids": {"dtype": "int64", "shape": ["batch"]},
+                "class_ids": {"dtype": "int64", "shape": ["batch"]},
+                "pos": {"dtype": "int64", "shape": []},
+                "past_k": {"dtype": "float32", "shape": kv},
+                "past_v": {"dtype": "float32", "shape": kv},
             },
-            "decoder": {
-                "file": "decoder.onnx",
-                "inputs": {"latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]}},
-                "outputs": {"rgb": {"dtype": "uint8", "shape": ["batch", size, size, 3]}},
+            "outputs": {
+                "logits": {"dtype": "float32", "shape": ["batch", int(book.shape[0])]},
+                "present_k": {"dtype": "float32", "shape": kv_out},
+                "present_v": {"dtype": "float32", "shape": kv_out},
             },
-            "teacherStep": {
-                "file": "teacher_step.onnx",
-                "layers": bcfg.layers,
-                "heads": bcfg.heads,
-                "headDim": bcfg.head_dim,
-                "inputs": {
-                    "ids": {"dtype": "int64", "shape": ["batch"]},
-                    "class_ids": {"dtype": "int64", "shape": ["batch"]},
-                    "pos": {"dtype": "int64", "shape": []},
-                    "past_k": {"dtype": "float32", "shape": kv},
-                    "past_v": {"dtype": "float32", "shape": kv},
-                },
-                "outputs": {
-                    "logits": {"dtype": "float32", "shape": ["batch", int(book.shape[0])]},
-                    "present_k": {"dtype": "float32", "shape": kv_out},
-                    "present_v": {"dtype": "float32", "shape": kv_out},
-                },
-            },
-        },
-        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [int(book.shape[0]), d]},
-        "parity": {"file": "parity.json"},
-        **({"examples": examples} if examples is not None else {}),
-        "files": files,
-        "licenses": dataset_meta.get("sources", []),
-        "provenance": {
-            "pipelineRevision": git_revision(repo),
-            "seed": cfg.seed,
-            "config": cfg.to_dict(),
-            "metrics": metrics,
-            "torch": torch.__version__,
         },
     }
+    if examples is not None:
+        manifest["examples"] = examples
+    return manifest
 
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "pack.schema.json"

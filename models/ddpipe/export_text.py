@@ -14,7 +14,6 @@ import torch
 from .common import atomic_path, save_json
 from .config import PipelineConfig
 from .export import (
-    FORMAT_VERSION,
     DecoderGraph,
     TeacherPrefillGraph,
     TextEncoderGraph,
@@ -23,11 +22,11 @@ from .export import (
     _onnx_export,
     _tensor_json,
     chosen_split_t,
-    git_revision,
-    sha256_file,
+    generator_io,
+    manifest_base,
     validate_manifest,
 )
-from .noise import NOISE_SPEC, gaussian_noise_batch
+from .noise import gaussian_noise_batch
 from .student import Student
 from .teacher import Teacher
 from .text import NULL, PAD
@@ -180,107 +179,52 @@ def text_sampling_fixtures(cfg: PipelineConfig, teacher: Teacher, student: Stude
 
 
 def text_manifest(cfg: PipelineConfig, teacher: Teacher, book: torch.Tensor, dataset_meta: dict, metrics: dict, pack_dir: Path, repo: Path, text: dict) -> dict:
-    from .pairs import flow_spec
-
     bcfg = teacher.backbone.cfg
     n_tokens, d, vocab = teacher.seq_len, book.shape[1], int(book.shape[0])
-    prefix, width = teacher.prefix, bcfg.dim
-    m, s = cfg.mapping, cfg.student
-    size = int(dataset_meta.get("size", 32))
-    files = {}
-    for path in sorted(pack_dir.iterdir()):
-        if path.name != "manifest.json":
-            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    prefix = teacher.prefix
     kv = ["layers", "batch", bcfg.heads, "past", bcfg.head_dim]
     kv_out = ["layers", "batch", bcfg.heads, "present", bcfg.head_dim]
-    cond = {"dtype": "float32", "shape": ["batch", prefix, width]}
+    kv_prefill = ["layers", "batch", bcfg.heads, prefix, bcfg.head_dim]
+    cond = {"dtype": "float32", "shape": ["batch", prefix, bcfg.dim]}
     logits = {"dtype": "float32", "shape": ["batch", vocab]}
     cache = {"layers": bcfg.layers, "heads": bcfg.heads, "headDim": bcfg.head_dim}
-    return {
-        "format": "dd-studio-pack",
-        "formatVersion": FORMAT_VERSION,
-        "id": cfg.pack.id,
-        "name": cfg.pack.name,
-        "version": cfg.pack.version,
-        "description": cfg.pack.description,
-        "family": "llamagen",
-        "conditioning": {
-            "kind": "text",
-            "tokenizer": {"file": "tokenizer.json"},
-            "maxTokens": prefix,
-            "unconditional": cfg.teacher.class_dropout > 0,
-            "negativePrompt": True,
-            "examplePrompts": text.get("examplePrompts", []),
+    manifest = manifest_base(cfg, teacher, book, dataset_meta, metrics, pack_dir, repo)
+    manifest["conditioning"] = {
+        "kind": "text",
+        "tokenizer": {"file": TOKENIZER_FILE},
+        "maxTokens": prefix,
+        "unconditional": cfg.teacher.class_dropout > 0,
+        "negativePrompt": True,
+        "examplePrompts": text.get("examplePrompts", []),
+    }
+    manifest["graphs"] = {
+        "textEncoder": {
+            "file": "text_encoder.onnx",
+            "inputs": {"prompt_ids": {"dtype": "int64", "shape": ["batch", prefix]}},
+            "outputs": {"cond": cond},
         },
-        "image": {"width": size, "height": size, "channels": 3},
-        "tokens": {"grid": [bcfg.grid, bcfg.grid], "count": n_tokens, "codebookSize": vocab, "codebookDim": d, "normalized": True},
-        "noise": {**NOISE_SPEC, "shape": [n_tokens, d], "batchSeeds": "seed + i (mod 2^32)"},
-        "flow": flow_spec(cfg).manifest(),
-        "sampling": {
-            "splitT": chosen_split_t(cfg, metrics),
-            "tLists": {"1step": [0], "2step": [0, s.t2]},
-            "hybrid": {"start": cfg.eval.hybrid_start, "end": s.t2},
-            "teacher": {"cfgScale": m.cfg_scale, "temperature": m.temperature, "topK": m.top_k, "topP": m.top_p},
+        "generator": {"file": "generator.onnx", **generator_io(n_tokens, d, {"cond": cond})},
+        **manifest["graphs"],
+        "teacherPrefill": {
+            "file": "teacher_prefill.onnx",
+            **cache,
+            "inputs": {"cond": cond},
+            "outputs": {"logits": logits, "present_k": {"dtype": "float32", "shape": kv_prefill}, "present_v": {"dtype": "float32", "shape": kv_prefill}},
         },
-        "graphs": {
-            "textEncoder": {
-                "file": "text_encoder.onnx",
-                "inputs": {"prompt_ids": {"dtype": "int64", "shape": ["batch", prefix]}},
-                "outputs": {"cond": cond},
+        "teacherStep": {
+            "file": "teacher_step.onnx",
+            **cache,
+            "inputs": {
+                "ids": {"dtype": "int64", "shape": ["batch"]},
+                "pos": {"dtype": "int64", "shape": []},
+                "past_k": {"dtype": "float32", "shape": kv},
+                "past_v": {"dtype": "float32", "shape": kv},
             },
-            "generator": {
-                "file": "generator.onnx",
-                "inputs": {
-                    "noise": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
-                    "prefix_ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
-                    "t": {"dtype": "int64", "shape": []},
-                    "split_t": {"dtype": "int64", "shape": []},
-                    "cond": cond,
-                },
-                "outputs": {
-                    "latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]},
-                    "ids": {"dtype": "int64", "shape": ["batch", n_tokens]},
-                },
-            },
-            "decoder": {
-                "file": "decoder.onnx",
-                "inputs": {"latents": {"dtype": "float32", "shape": ["batch", n_tokens, d]}},
-                "outputs": {"rgb": {"dtype": "uint8", "shape": ["batch", size, size, 3]}},
-            },
-            "teacherPrefill": {
-                "file": "teacher_prefill.onnx",
-                **cache,
-                "inputs": {"cond": cond},
-                "outputs": {
-                    "logits": logits,
-                    "present_k": {"dtype": "float32", "shape": ["layers", "batch", bcfg.heads, prefix, bcfg.head_dim]},
-                    "present_v": {"dtype": "float32", "shape": ["layers", "batch", bcfg.heads, prefix, bcfg.head_dim]},
-                },
-            },
-            "teacherStep": {
-                "file": "teacher_step.onnx",
-                **cache,
-                "inputs": {
-                    "ids": {"dtype": "int64", "shape": ["batch"]},
-                    "pos": {"dtype": "int64", "shape": []},
-                    "past_k": {"dtype": "float32", "shape": kv},
-                    "past_v": {"dtype": "float32", "shape": kv},
-                },
-                "outputs": {"logits": logits, "present_k": {"dtype": "float32", "shape": kv_out}, "present_v": {"dtype": "float32", "shape": kv_out}},
-            },
-        },
-        "codebook": {"file": "codebook.bin", "dtype": "float32", "shape": [vocab, d]},
-        "parity": {"file": "parity.json"},
-        "files": files,
-        "licenses": dataset_meta.get("sources", []) + [TEXT_LICENSE],
-        "provenance": {
-            "pipelineRevision": git_revision(repo),
-            "seed": cfg.seed,
-            "config": cfg.to_dict(),
-            "metrics": metrics,
-            "torch": torch.__version__,
+            "outputs": {"logits": logits, "present_k": {"dtype": "float32", "shape": kv_out}, "present_v": {"dtype": "float32", "shape": kv_out}},
         },
     }
+    manifest["licenses"] = manifest["licenses"] + [TEXT_LICENSE]
+    return manifest
 
 
 # The keywords in the captions come from emojibase-data (MIT), which packages the Unicode CLDR annotations.
