@@ -284,6 +284,7 @@ def build(pack: str, config: Path | None, out: Path | None, work: Path | None, s
             raise PipelineError(f"under torchrun, run the stages before 'student' first (missing: {', '.join(missing)})")
     if cfg.reuse and is_main_process():
         reuse_stages(MODELS_DIR / ".cache" / "work" / cfg.reuse, work, timings)
+        save_json(timings_path, timings)
     for stage in STAGES:
         if world > 1 and rank != 0 and stage != "student":
             continue
