@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { type Zippable, zipSync } from 'fflate'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AppError, type ErrorCode } from '../../common/result.ts'
 import { checkGraphIo } from '../../main/engine/packs/graphCheck.ts'
 import { loadPack } from '../../main/engine/packs/loadPack.ts'
@@ -15,7 +15,12 @@ import type { PackManifest } from '../../main/engine/packs/manifest.ts'
 import { type ImportLimits, type PackEntry, PackRegistry } from '../../main/engine/packs/registry.ts'
 import { COMMITTED_PACKS_DIR, SMOKE_PACK_DIR, textPackDir } from '../support/packs.ts'
 
-const DEFAULT_PACK = path.join(COMMITTED_PACKS_DIR, 'emoji32')
+// The built-in folder of these tests holds the default pack alone (a copy), so what they count and list does not
+// change when another pack ships in models/packs.
+const BUILT_IN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-registry-builtin-'))
+fs.cpSync(path.join(COMMITTED_PACKS_DIR, 'emoji32'), path.join(BUILT_IN_DIR, 'emoji32'), { recursive: true })
+const DEFAULT_PACK = path.join(BUILT_IN_DIR, 'emoji32')
+afterAll(() => fs.rmSync(BUILT_IN_DIR, { recursive: true, force: true }))
 // `npm test` builds the smoke pack first. Run alone without it, the committed pack serves as the source: every
 // copy gets its own id below, so which real pack is copied does not change what is tested.
 const SOURCE = fs.existsSync(path.join(SMOKE_PACK_DIR, 'manifest.json')) ? SMOKE_PACK_DIR : DEFAULT_PACK
@@ -39,7 +44,7 @@ afterEach(() => {
 
 function makeRegistry(limits?: Partial<ImportLimits>): PackRegistry {
   const registry = new PackRegistry({
-    builtInDirs: [COMMITTED_PACKS_DIR],
+    builtInDirs: [BUILT_IN_DIR],
     userDir,
     log: (level, message) => logs.push(`${level} ${message}`),
     ...(limits ? { limits } : {}),
