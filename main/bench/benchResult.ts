@@ -140,7 +140,13 @@ export const BenchResultSchema = z.object({
     totalMs: ms,
     graphs: z.array(z.object({ graph: graphName, provider, wallMs: ms, sessionMs: ms })),
   }),
-  settings: z.object({ classIndex: count, seed: count, counts: BenchCountsSchema }),
+  settings: z.object({
+    classIndex: count,
+    /** A text pack's prompt (its first example prompt); absent for a class pack. */
+    prompt: z.string().optional(),
+    seed: count,
+    counts: BenchCountsSchema,
+  }),
   modes: z.array(ModeResultSchema),
   memory: z.object({
     mode: z.literal('1step'),

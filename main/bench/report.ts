@@ -24,7 +24,7 @@ export function formatReport(r: BenchResult): string {
   const graphs = r.load.graphs
   const loadedNames = [...new Set(graphs.map((g) => g.provider))]
   out.push(
-    `DD Studio benchmark: pack ${r.pack.id} ${r.pack.version} (${r.pack.tokens} tokens${r.pack.steps?.unit === 'scale' ? ` in ${r.pack.steps.count} scales` : ''}, ${r.pack.width}x${r.pack.height}), class ${r.settings.classIndex}, seeds from ${r.settings.seed}`,
+    `DD Studio benchmark: pack ${r.pack.id} ${r.pack.version} (${r.pack.tokens} tokens${r.pack.steps?.unit === 'scale' ? ` in ${r.pack.steps.count} scales` : ''}, ${r.pack.width}x${r.pack.height}), ${r.settings.prompt === undefined ? `class ${r.settings.classIndex}` : `prompt "${r.settings.prompt}"`}, seeds from ${r.settings.seed}`,
   )
   out.push(
     `machine   ${r.machine.cpuModel}, ${r.machine.logicalCores} logical cores, ${r.machine.platform} ${r.machine.arch}, ${(r.machine.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB; load average ${r.machine.loadAverage.map((v) => v.toFixed(2)).join(' ')} at start, ${r.machine.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' ')} at the end`,

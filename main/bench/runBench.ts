@@ -276,7 +276,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
         probes: options.probes,
       },
       load: { totalMs: round(loadMs), graphs },
-      settings: { classIndex, seed, counts },
+      settings: { classIndex, ...('prompt' in condition ? { prompt: condition.prompt } : {}), seed, counts },
       modes: results,
       memory: memoryResult,
       ratios: {
