@@ -10,11 +10,12 @@
  * "Combining mark" means what Python's unicodedata.combining() means: canonical combining class above 0. That is
  * not \p{M}: some marks have class 0 (spacing marks such as U+0903, enclosing marks such as the keycap U+20E3,
  * variation selectors such as U+FE0F) and Python keeps them, so they separate words. JavaScript exposes no
- * combining class, so it is read off canonical ordering instead (see `isCombining`).
+ * combining class, so it is read off canonical ordering instead (see `isCombining` in common/textFold.ts).
  */
 import { z } from 'zod'
 import type { PromptCheck } from '../../../common/prompt.ts'
 import { AppError } from '../../../common/result.ts'
+import { foldText } from '../../../common/textFold.ts'
 
 export const TOKENIZER_FORMAT = 'dd-studio-word-tokenizer'
 export const TOKENIZER_VERSION = 1
@@ -115,29 +116,6 @@ export function loadTokenizer(json: unknown, where: string): WordTokenizer {
 }
 
 // ---------------------------------------------------------------- normalisation
-
-/** U+0345 has the highest canonical combining class (240), and it is the only character with it. */
-const HIGHEST_CLASS_MARK = '\u0345'
-
-/**
- * Python's unicodedata.combining(ch) != 0 for a character of NFKD output. Canonical ordering moves a mark of a
- * lower nonzero class in front of U+0345, and never moves a class-0 character, so NFD changes the pair exactly
- * when `ch` has a class from 1 to 239 (`ch` is already decomposed, so nothing else changes). No character below
- * U+0300 has a nonzero class.
- */
-function isCombining(ch: string): boolean {
-  if (ch < '\u0300') return false
-  if (ch === HIGHEST_CLASS_MARK) return true
-  const pair = HIGHEST_CLASS_MARK + ch
-  return pair.normalize('NFD') !== pair
-}
-
-/** NFKD, combining marks removed, lower case: the text whose a-z0-9 runs are the words. */
-function foldText(text: string): string {
-  let kept = ''
-  for (const ch of text.normalize('NFKD')) if (!isCombining(ch)) kept += ch
-  return kept.toLowerCase()
-}
 
 /** The words of a prompt, as models/ddpipe/text.py normalize_words gives them. */
 export function normalizeWords(text: string): string[] {

@@ -5,6 +5,8 @@
  * words as they are typed and put a suggested word in place of an unknown one, keeping the rest as typed.
  */
 
+import { foldText } from '../../../../common/textFold.ts'
+
 export interface WordRun {
   /** UTF-16 offsets of the word in the typed text, end exclusive. */
   start: number
@@ -15,28 +17,6 @@ export interface WordRun {
 
 const WORD = /^[a-z0-9]+$/
 
-/** U+0345 is the one character of the highest canonical combining class, 240. */
-const LAST_MARK = '\u0345'
-
-/**
- * Whether a decomposed character is a combining mark in the tokenizer's sense: canonical combining class above
- * 0 (spacing and enclosing marks and variation selectors have class 0 and separate words). NFD puts a mark of a
- * lower nonzero class before U+0345 and leaves a class-0 character where it is, so that order tells the class.
- */
-function isCombining(char: string): boolean {
-  if (char < '\u0300') return false
-  if (char === LAST_MARK) return true
-  const pair = LAST_MARK + char
-  return pair.normalize('NFD') !== pair
-}
-
-/** One character as the tokenizer folds it: NFKD, combining marks removed, lower case. */
-function fold(char: string): string {
-  let kept = ''
-  for (const c of char.normalize('NFKD')) if (!isCombining(c)) kept += c
-  return kept.toLowerCase()
-}
-
 /** The words of `text`, in order. Worked out one code point at a time, so offsets point into `text` itself. */
 export function wordRuns(text: string): WordRun[] {
   const runs: WordRun[] = []
@@ -45,7 +25,7 @@ export function wordRuns(text: string): WordRun[] {
   for (const char of text) {
     const start = at
     at += char.length
-    const folded = fold(char)
+    const folded = foldText(char)
     if (folded === '') {
       // A combining mark: removed before words are split, so it joins the letters around it.
       if (current) current.end = at
